@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Build the binaries of the local management cluster from upstream sources via
+# the Go module proxy, cached per version under ${PODPLANE_CACHE}/bin/.
+#
+#   hack/build.sh [all|kubernetes|etcd|coredns|containerd|pause]...
+#
+# Every component is built by a small generated Go module under
+# ${PODPLANE_CACHE}/src/ (never in the repo) that requires the upstream module at
+# the pinned version. A component whose output directory has a .done stamp is
+# skipped, so re-running is cheap.
+set -euo pipefail
+# shellcheck source=hack/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+GO_BUILD_FLAGS=(-mod=mod -trimpath)
+
+# mod_info MODULE@VERSION FIELD: a field of `go mod download -json`.
+mod_info() {
+  local dir
+  dir="$(mktemp -d)"
+  (cd "${dir}" && go mod download -json "$1") | sed -n "s/^\t\"$2\": \"\(.*\)\",\{0,1\}$/\1/p"
+  rm -rf "${dir}"
+}
+
+# build_module NAME OUTDIR GOMOD_BODY LDFLAGS TAGS PKG...
+# Writes ${PODPLANE_CACHE}/src/NAME/go.mod, then ONE `go build -o OUTDIR PKG...`.
+build_module() {
+  local name="$1" out="$2" gomod="$3" ldflags="$4" tags="$5"
+  shift 5
+  if [[ -f "${out}/.done" ]]; then
+    log "${name}: cached in ${out}"
+    return 0
+  fi
+  local src="${PODPLANE_CACHE}/src/${name}" start
+  mkdir -p "${src}"
+  printf '%s\n' "${gomod}" >"${src}/go.mod"
+  [[ -f "${src}/go.sum" ]] || : >"${src}/go.sum"
+  rm -rf "${out}.tmp"
+  mkdir -p "${out}.tmp"
+  step "${name}: go build $* (log: ${src}/build.log)"
+  start=$(date +%s)
+  if ! (cd "${src}" && CGO_ENABLED=0 go build "${GO_BUILD_FLAGS[@]}" -tags "${tags}" \
+    -ldflags "${ldflags}" -o "${out}.tmp/" "$@") >"${src}/build.log" 2>&1; then
+    tail -n 30 "${src}/build.log" >&2
+    die "${name}: go build failed (full log: ${src}/build.log)"
+  fi
+  rm -rf "${out}"
+  mv "${out}.tmp" "${out}"
+  echo "$(($(date +%s) - start))" >"${out}/.build-seconds"
+  touch "${out}/.done"
+  log "${name}: built in $(($(date +%s) - start))s -> ${out}: $(cd "${out}" && echo *)"
+}
+
+build_kubernetes() {
+  local v="${KUBE_VERSION}" minor patch gomodfile staging replaces date ldflags pkg
+  minor="$(k8s_minor "${v}")"
+  patch="$(k8s_patch "${v}")"
+  [[ -f "${KUBE_BIN_DIR}/.done" ]] && { log "kubernetes: cached in ${KUBE_BIN_DIR}"; return 0; }
+  step "kubernetes ${v}: resolving k8s.io/kubernetes and its staging modules"
+  gomodfile="$(mod_info "k8s.io/kubernetes@${v}" GoMod)"
+  [[ -f "${gomodfile}" ]] || die "could not download k8s.io/kubernetes@${v}"
+  # Every staging module is required at v0.0.0 and replaced by ./staging/src/...
+  # upstream; a dependent module must point each at its published v0.<minor>.<patch>.
+  staging="$(sed -n 's/^[[:space:]]*\(k8s\.io\/[a-z0-9-]*\) v0\.0\.0$/\1/p' "${gomodfile}")"
+  replaces=""
+  for pkg in ${staging}; do
+    replaces+=$'\t'"${pkg} => ${pkg} v0.${minor}.${patch}"$'\n'
+  done
+  date="$(mod_info "k8s.io/kubernetes@${v}" Time)"
+  ldflags="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X ${pkg}.gitVersion=${v} -X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=${minor}"
+    ldflags+=" -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=${date}"
+  done
+  build_module "kubernetes-${v}" "${KUBE_BIN_DIR}" \
+    "module podplane.local/build/kubernetes
+
+go $(sed -n 's/^go //p' "${gomodfile}")
+
+require k8s.io/kubernetes ${v}
+
+replace (
+${replaces})" "${ldflags}" "" \
+    k8s.io/kubernetes/cmd/kube-apiserver \
+    k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler \
+    k8s.io/kubernetes/cmd/kube-proxy \
+    k8s.io/kubernetes/cmd/kubelet \
+    k8s.io/kubernetes/cmd/kubectl \
+    k8s.io/kubernetes/cmd/kubeadm
+}
+
+build_etcd() {
+  local v="${ETCD_VERSION}"
+  build_module "etcd-${v}" "${ETCD_BIN_DIR}" \
+    "module podplane.local/build/etcd
+
+go 1.24
+
+require (
+	go.etcd.io/etcd/server/v3 ${v}
+	go.etcd.io/etcd/etcdctl/v3 ${v}
+)" "-s -w" "" \
+    go.etcd.io/etcd/server/v3 go.etcd.io/etcd/etcdctl/v3
+  # The server module's main package is named after the module directory.
+  if [[ -f "${ETCD_BIN_DIR}/v3" ]]; then mv "${ETCD_BIN_DIR}/v3" "${ETCD_BIN_DIR}/etcd"; fi
+}
+
+build_coredns() {
+  local v="${COREDNS_VERSION}"
+  build_module "coredns-${v}" "${COREDNS_BIN_DIR}" \
+    "module podplane.local/build/coredns
+
+go 1.25
+
+require github.com/coredns/coredns ${v}" \
+    "-s -w -X github.com/coredns/coredns/coremain.GitCommit=${v}" "" \
+    github.com/coredns/coredns
+}
+
+build_containerd() {
+  local v="${CONTAINERD_VERSION}" p=github.com/containerd/containerd/v2
+  build_module "containerd-${v}" "${CONTAINERD_BIN_DIR}" \
+    "module podplane.local/build/containerd
+
+go 1.24
+
+require ${p} ${v}" \
+    "-s -w -X ${p}/version.Version=${v} -X ${p}/version.Package=${p}" \
+    "no_btrfs no_devmapper no_zfs urfave_cli_no_docs" \
+    "${p}/cmd/containerd" "${p}/cmd/containerd-shim-runc-v2" "${p}/cmd/ctr"
+}
+
+# pause: our own tiny init for pod sandboxes (hack/pause/main.go), not upstream's C.
+build_pause() {
+  local out="${PAUSE_BIN_DIR}"
+  if [[ -f "${out}/.done" && "${out}/pause" -nt "${PODPLANE_HACK_DIR}/pause/main.go" ]]; then
+    log "pause: cached in ${out}"
+    return 0
+  fi
+  step "pause: go build hack/pause"
+  mkdir -p "${out}"
+  (cd "${PODPLANE_HACK_DIR}/pause" && CGO_ENABLED=0 go build -trimpath \
+    -ldflags "-s -w -X main.version=${PAUSE_VERSION}" -o "${out}/pause" .)
+  touch "${out}/.done"
+}
+
+main() {
+  local targets=("$@") t
+  ((${#targets[@]})) || targets=(all)
+  [[ "${targets[*]}" == all ]] && targets=(pause kubernetes etcd coredns containerd)
+  command -v go >/dev/null || die "go not found (expected /usr/local/go/bin/go)"
+  mkdir -p "${PODPLANE_CACHE}/bin" "${PODPLANE_CACHE}/src"
+  for t in "${targets[@]}"; do
+    case "${t}" in
+      kubernetes | etcd | coredns | containerd | pause) "build_${t}" ;;
+      *) die "unknown build target ${t}" ;;
+    esac
+  done
+}
+
+main "$@"

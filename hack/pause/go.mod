@@ -1,0 +1,3 @@
+module podplane.dev/hack/pause
+
+go 1.22
