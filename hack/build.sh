@@ -2,7 +2,7 @@
 # Build the binaries of the local management cluster from upstream sources via
 # the Go module proxy, cached per version under ${PODPLANE_CACHE}/bin/.
 #
-#   hack/build.sh [all|kubernetes|etcd|coredns|containerd|pause]...
+#   hack/build.sh [all|kubernetes|etcd|coredns|containerd|crictl|pause]...
 #
 # Every component is built by a small generated Go module under
 # ${PODPLANE_CACHE}/src/ (never in the repo) that requires the upstream module at
@@ -100,10 +100,11 @@ go 1.24
 require (
 	go.etcd.io/etcd/server/v3 ${v}
 	go.etcd.io/etcd/etcdctl/v3 ${v}
+	go.etcd.io/etcd/etcdutl/v3 ${v}
 )" "-s -w" "" \
-    go.etcd.io/etcd/server/v3 go.etcd.io/etcd/etcdctl/v3
-  # The server module's main package is named after the module directory.
-  if [[ -f "${ETCD_BIN_DIR}/v3" ]]; then mv "${ETCD_BIN_DIR}/v3" "${ETCD_BIN_DIR}/etcd"; fi
+    go.etcd.io/etcd/server/v3 go.etcd.io/etcd/etcdctl/v3 go.etcd.io/etcd/etcdutl/v3
+  # go names the server module's binary "server" (path before the /v3 suffix).
+  if [[ -f "${ETCD_BIN_DIR}/server" ]]; then mv "${ETCD_BIN_DIR}/server" "${ETCD_BIN_DIR}/etcd"; fi
 }
 
 build_coredns() {
@@ -131,6 +132,18 @@ require ${p} ${v}" \
     "${p}/cmd/containerd" "${p}/cmd/containerd-shim-runc-v2" "${p}/cmd/ctr"
 }
 
+build_crictl() {
+  local v="${CRI_TOOLS_VERSION}"
+  build_module "cri-tools-${v}" "${CRICTL_BIN_DIR}" \
+    "module podplane.local/build/cri-tools
+
+go 1.26
+
+require sigs.k8s.io/cri-tools ${v}" \
+    "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=${v}" "" \
+    sigs.k8s.io/cri-tools/cmd/crictl
+}
+
 # pause: our own tiny init for pod sandboxes (hack/pause/main.go), not upstream's C.
 build_pause() {
   local out="${PAUSE_BIN_DIR}"
@@ -148,12 +161,12 @@ build_pause() {
 main() {
   local targets=("$@") t
   ((${#targets[@]})) || targets=(all)
-  [[ "${targets[*]}" == all ]] && targets=(pause kubernetes etcd coredns containerd)
+  [[ "${targets[*]}" == all ]] && targets=(pause kubernetes etcd coredns containerd crictl)
   command -v go >/dev/null || die "go not found (expected /usr/local/go/bin/go)"
   mkdir -p "${PODPLANE_CACHE}/bin" "${PODPLANE_CACHE}/src"
   for t in "${targets[@]}"; do
     case "${t}" in
-      kubernetes | etcd | coredns | containerd | pause) "build_${t}" ;;
+      kubernetes | etcd | coredns | containerd | crictl | pause) "build_${t}" ;;
       *) die "unknown build target ${t}" ;;
     esac
   done

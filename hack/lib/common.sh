@@ -18,7 +18,9 @@ KUBE_BIN_DIR="${PODPLANE_CACHE}/bin/kubernetes-${KUBE_VERSION}"
 ETCD_BIN_DIR="${PODPLANE_CACHE}/bin/etcd-${ETCD_VERSION}"
 COREDNS_BIN_DIR="${PODPLANE_CACHE}/bin/coredns-${COREDNS_VERSION}"
 CONTAINERD_BIN_DIR="${PODPLANE_CACHE}/bin/containerd-${CONTAINERD_VERSION}"
+CRICTL_BIN_DIR="${PODPLANE_CACHE}/bin/cri-tools-${CRI_TOOLS_VERSION}"
 PAUSE_BIN_DIR="${PODPLANE_CACHE}/bin/pause-${PAUSE_VERSION}"
+export KUBE_BIN_DIR ETCD_BIN_DIR COREDNS_BIN_DIR CONTAINERD_BIN_DIR CRICTL_BIN_DIR PAUSE_BIN_DIR
 
 # Go toolchain: the machine's Go, never a downloaded one.
 if [[ -d /usr/local/go/bin && ":${PATH}:" != *":/usr/local/go/bin:"* ]]; then

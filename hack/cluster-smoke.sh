@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Smoke test of the local management cluster (hack/cluster.sh). Exits non-zero
+# on the first failed check.
+#
+#   hack/cluster-smoke.sh          check a running cluster
+#   hack/cluster-smoke.sh --full   cluster.sh up, the checks, cluster.sh down,
+#                                  then check that nothing `up` started remains
+#
+# Checks: /readyz is ok; the node is Ready and schedulable; a Pod from a locally
+# built image runs to completion; a Pod reaches a Service by its cluster DNS
+# name; the host reaches a Service's ClusterIP and the DNS Service.
+set -euo pipefail
+# shellcheck source=hack/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+CLUSTER="${PODPLANE_HACK_DIR}/cluster.sh"
+BUSYBOX="${BUSYBOX_IMAGE_REF:-podplane.local/test/busybox:1}"
+NS=podplane-smoke
+PASSED=0
+FAILED=0
+
+pass() {
+  PASSED=$((PASSED + 1))
+  log "PASS: $*"
+}
+fail() {
+  FAILED=$((FAILED + 1))
+  log "FAIL: $*"
+  echo "${PASSED} passed, ${FAILED} failed"
+  exit 1
+}
+
+check_cluster() {
+  eval "$("${CLUSTER}" env)"
+  local node ready out dns_ip svc_ip
+  [[ "$(kubectl get --raw /readyz)" == ok ]] || fail "/readyz is not ok"
+  pass "kubectl get --raw /readyz: ok ($(command -v kubectl))"
+
+  node="$(kubectl get nodes -o jsonpath='{.items[0].metadata.name}')"
+  ready="$(kubectl get node "${node}" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')"
+  [[ "${ready}" == True ]] || fail "node ${node} is not Ready"
+  [[ -z "$(kubectl get node "${node}" -o jsonpath='{.spec.taints[?(@.effect=="NoSchedule")].key}')" ]] ||
+    fail "node ${node} has NoSchedule taints"
+  pass "node ${node} is Ready and schedulable ($(kubectl version -o json | jq -r .serverVersion.gitVersion))"
+
+  kubectl delete namespace "${NS}" --ignore-not-found --wait=true >/dev/null
+  kubectl create namespace "${NS}" >/dev/null
+  # The namespace's default ServiceAccount appears asynchronously.
+  wait_for "default ServiceAccount" 30 kubectl -n "${NS}" get serviceaccount default ||
+    fail "no default ServiceAccount in ${NS}"
+
+  # 1. A pod from a locally built image runs to completion.
+  # shellcheck disable=SC2016 # $(hostname) runs in the pod
+  kubectl -n "${NS}" run hello --image "${BUSYBOX}" --restart Never \
+    --command -- sh -c 'echo hello from $(hostname)' >/dev/null
+  kubectl -n "${NS}" wait pod/hello --for=jsonpath='{.status.phase}'=Succeeded --timeout 60s >/dev/null ||
+    { kubectl -n "${NS}" describe pod hello | tail -n 20; fail "pod hello did not succeed"; }
+  out="$(kubectl -n "${NS}" logs hello)"
+  [[ "${out}" == "hello from hello" ]] || fail "pod hello printed '${out}'"
+  pass "pod from local image ${BUSYBOX} ran to completion: ${out}"
+
+  # 2. A web server behind a Service, reached by its DNS name from a pod.
+  kubectl -n "${NS}" apply -f - >/dev/null <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: httpd
+        image: ${BUSYBOX}
+        command: [sh, -c, 'mkdir -p /www && echo podplane-smoke-ok > /www/index.html && exec httpd -f -p 8080 -h /www']
+        ports:
+        - containerPort: 8080
+        readinessProbe:
+          tcpSocket: {port: 8080}
+          periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+    targetPort: 8080
+EOF
+  kubectl -n "${NS}" rollout status deployment/web --timeout 60s >/dev/null || fail "deployment web not ready"
+  kubectl -n "${NS}" run client --image "${BUSYBOX}" --restart Never --command -- \
+    sh -c "nslookup web.${NS}.svc.cluster.local && wget -q -T 5 -O- http://web.${NS}.svc.cluster.local/ && wget -q -T 5 -O- http://web/" >/dev/null
+  if ! kubectl -n "${NS}" wait pod/client --for=jsonpath='{.status.phase}'=Succeeded --timeout 60s >/dev/null; then
+    kubectl -n "${NS}" logs client || true
+    fail "pod client could not reach http://web.${NS}.svc.cluster.local"
+  fi
+  out="$(kubectl -n "${NS}" logs client | tail -n 2 | tr '\n' ' ')"
+  [[ "${out}" == "podplane-smoke-ok podplane-smoke-ok " ]] || fail "client got '${out}'"
+  pass "pod reached Service web.${NS}.svc.cluster.local through cluster DNS"
+
+  # 3. The host reaches ClusterIPs (kube-proxy) and the DNS Service.
+  svc_ip="$(kubectl -n "${NS}" get service web -o jsonpath='{.spec.clusterIP}')"
+  out="$(curl -fsS --max-time 5 "http://${svc_ip}/")" || fail "host could not reach ClusterIP ${svc_ip}"
+  [[ "${out}" == podplane-smoke-ok ]] || fail "host got '${out}' from ${svc_ip}"
+  dns_ip="$(kubectl -n kube-system get service kube-dns -o jsonpath='{.spec.clusterIP}')"
+  out="$(busybox nslookup "web.${NS}.svc.cluster.local" "${dns_ip}" 2>&1)" || fail "host DNS lookup failed: ${out}"
+  grep -q "${svc_ip}" <<<"${out}" || fail "DNS answered without ${svc_ip}: ${out}"
+  pass "host reached ClusterIP ${svc_ip} and resolved the name via ${dns_ip}"
+
+  kubectl delete namespace "${NS}" --wait=false >/dev/null
+}
+
+# Pids of every daemon and shim the cluster runs now.
+cluster_pids() {
+  local state="${PODPLANE_STATE}" f
+  for f in "${state}"/run/*.pid; do
+    [[ -f "${f}" ]] && head -n1 "${f}"
+  done
+  find "${state}/containerd/state" -name shim.pid -exec cat {} \; 2>/dev/null || true
+}
+
+check_down() {
+  local pids=("$@") pid left=()
+  for pid in "${pids[@]}"; do
+    [[ -d "/proc/${pid}" ]] && left+=("${pid}")
+  done
+  ((${#left[@]} == 0)) || fail "processes left after down: ${left[*]}"
+  [[ ! -e "${PODPLANE_STATE}" ]] || fail "${PODPLANE_STATE} still exists"
+  ! grep -q " ${PODPLANE_STATE}" /proc/self/mountinfo || fail "mounts left under ${PODPLANE_STATE}"
+  pass "down: none of the ${#pids[@]} processes remain, no mounts, state removed"
+}
+
+main() {
+  ensure_packages busybox-static jq curl
+  if [[ "${1:-}" == --full ]]; then
+    "${CLUSTER}" up
+    check_cluster
+    local pids
+    mapfile -t pids < <(cluster_pids)
+    "${CLUSTER}" down
+    check_down "${pids[@]}"
+  else
+    check_cluster
+  fi
+  echo "${PASSED} passed, ${FAILED} failed"
+}
+
+main "$@"
