@@ -1,0 +1,9 @@
+//! podplane: Kubernetes control planes hosted as Pods.
+
+pub mod api;
+pub mod manifest;
+pub mod names;
+pub mod pki;
+pub mod render;
+pub mod validate;
+pub mod versions;

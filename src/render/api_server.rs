@@ -1,0 +1,123 @@
+//! kube-apiserver: a Deployment of `spec.replicas` Pods.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{
+    ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, ObjectFieldSelector, PodSpec, Volume,
+};
+
+use super::meta::{Component, selector};
+use super::pod::{self, LIVENESS, READINESS};
+use super::workload::{self, Rollout};
+use super::{etcd, flags, images};
+use crate::api::HostedControlPlane;
+use crate::names::Names;
+use crate::pki::{TLS_CERT, TLS_KEY};
+
+pub const SECURE_PORT: i32 = 6443;
+const CONFIG_DIR: &str = "/etc/kubernetes";
+
+/// Command line of the API server; every file it names lives under [`CONFIG_DIR`].
+pub fn command(hcp: &HostedControlPlane) -> Vec<String> {
+    let network = &hcp.spec.network;
+    let pki = |file: &str| format!("{CONFIG_DIR}/pki/{file}");
+    let base = vec![
+        ("advertise-address", "$(POD_IP)".into()),
+        ("allow-privileged", "true".into()),
+        ("authorization-mode", "Node,RBAC".into()),
+        ("client-ca-file", pki("ca.crt")),
+        ("enable-admission-plugins", "NodeRestriction".into()),
+        ("enable-bootstrap-token-auth", "true".into()),
+        ("etcd-cafile", pki("etcd/ca.crt")),
+        ("etcd-certfile", pki("apiserver-etcd-client.crt")),
+        ("etcd-keyfile", pki("apiserver-etcd-client.key")),
+        ("etcd-servers", etcd::client_urls(hcp)),
+        ("kubelet-client-certificate", pki("apiserver-kubelet-client.crt")),
+        ("kubelet-client-key", pki("apiserver-kubelet-client.key")),
+        ("kubelet-preferred-address-types", "InternalIP,ExternalIP,Hostname".into()),
+        ("profiling", "false".into()),
+        ("proxy-client-cert-file", pki("front-proxy-client.crt")),
+        ("proxy-client-key-file", pki("front-proxy-client.key")),
+        ("requestheader-allowed-names", "front-proxy-client".into()),
+        ("requestheader-client-ca-file", pki("front-proxy-ca.crt")),
+        ("requestheader-extra-headers-prefix", "X-Remote-Extra-".into()),
+        ("requestheader-group-headers", "X-Remote-Group".into()),
+        ("requestheader-username-headers", "X-Remote-User".into()),
+        ("secure-port", SECURE_PORT.to_string()),
+        ("service-account-issuer", format!("https://kubernetes.default.svc.{}", network.dns_domain)),
+        ("service-account-key-file", pki("sa.pub")),
+        ("service-account-signing-key-file", pki("sa.key")),
+        ("service-cluster-ip-range", network.service_cidr.clone()),
+        ("tls-cert-file", pki("apiserver.crt")),
+        ("tls-private-key-file", pki("apiserver.key")),
+    ];
+    let mut command = vec!["kube-apiserver".to_string()];
+    command.extend(flags::render(base, &hcp.spec.api_server.extra_args));
+    command
+}
+
+/// The files the API server reads, from the control plane's Secrets.
+fn config_volume(names: &Names) -> Volume {
+    pod::projected_volume(
+        "config",
+        vec![
+            pod::secret_file(names.ca_secret(), TLS_CERT, "pki/ca.crt"),
+            pod::secret_file(names.api_server_cert_secret(), TLS_CERT, "pki/apiserver.crt"),
+            pod::secret_file(names.api_server_cert_secret(), TLS_KEY, "pki/apiserver.key"),
+            pod::secret_file(names.api_server_kubelet_client_secret(), TLS_CERT, "pki/apiserver-kubelet-client.crt"),
+            pod::secret_file(names.api_server_kubelet_client_secret(), TLS_KEY, "pki/apiserver-kubelet-client.key"),
+            pod::secret_file(names.api_server_etcd_client_secret(), TLS_CERT, "pki/apiserver-etcd-client.crt"),
+            pod::secret_file(names.api_server_etcd_client_secret(), TLS_KEY, "pki/apiserver-etcd-client.key"),
+            pod::secret_file(names.etcd_ca_secret(), TLS_CERT, "pki/etcd/ca.crt"),
+            pod::secret_file(names.front_proxy_ca_secret(), TLS_CERT, "pki/front-proxy-ca.crt"),
+            pod::secret_file(names.front_proxy_client_secret(), TLS_CERT, "pki/front-proxy-client.crt"),
+            pod::secret_file(names.front_proxy_client_secret(), TLS_KEY, "pki/front-proxy-client.key"),
+            pod::secret_file(names.service_account_secret(), TLS_CERT, "pki/sa.pub"),
+            pod::secret_file(names.service_account_secret(), TLS_KEY, "pki/sa.key"),
+        ],
+    )
+}
+
+pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
+    let names = Names::new(&hcp.name_any_or_default());
+    let spec = &hcp.spec.api_server;
+    let mut container = pod::container("kube-apiserver", images::component(hcp, spec, "kube-apiserver"), command(hcp));
+    container.env = Some(vec![EnvVar {
+        name: "POD_IP".into(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector { field_path: "status.podIP".into(), ..Default::default() }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }]);
+    container.ports = Some(vec![ContainerPort {
+        name: Some("https".into()),
+        container_port: SECURE_PORT,
+        ..Default::default()
+    }]);
+    container.volume_mounts = Some(vec![
+        pod::read_only_mount("config", CONFIG_DIR),
+        pod::writable_mount("tmp", "/tmp"),
+    ]);
+    container.startup_probe = Some(pod::http_probe("HTTPS", "/livez", SECURE_PORT, pod::startup(240)));
+    container.readiness_probe = Some(pod::http_probe("HTTPS", "/readyz", SECURE_PORT, READINESS));
+    container.liveness_probe = Some(pod::http_probe("HTTPS", "/livez", SECURE_PORT, LIVENESS));
+    container.resources = Some(pod::resources(spec.resources.as_ref(), "100m", "256Mi"));
+    let pod_spec = PodSpec {
+        containers: vec![container],
+        volumes: Some(vec![
+            config_volume(&names),
+            Volume { name: "tmp".into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() },
+        ]),
+        affinity: Some(pod::spread(selector(hcp, Component::ApiServer))),
+        ..Default::default()
+    };
+    workload::deployment(
+        hcp,
+        names.api_server(),
+        Component::ApiServer,
+        hcp.spec.replicas,
+        Rollout::Surge,
+        selector(hcp, Component::ApiServer),
+        pod_spec,
+    )
+}

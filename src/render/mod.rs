@@ -1,0 +1,65 @@
+//! Pure builders: from a HostedControlPlane and its PKI to typed Kubernetes objects.
+//!
+//! Nothing here talks to the API server; the controller applies what these return.
+
+pub mod api_server;
+pub mod controller_manager;
+pub mod disruption;
+pub mod etcd;
+pub mod flags;
+pub mod images;
+pub mod ingress;
+pub mod meta;
+pub mod network;
+pub mod pod;
+pub mod scheduler;
+pub mod secrets;
+pub mod service;
+pub mod workload;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use serde::Serialize;
+
+use crate::api::HostedControlPlane;
+use crate::pki::IssuedPki;
+
+/// One object the operator creates for a HostedControlPlane.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Child {
+    Secret(Box<Secret>),
+    ConfigMap(Box<ConfigMap>),
+    Service(Box<Service>),
+    PersistentVolumeClaim(Box<PersistentVolumeClaim>),
+    Deployment(Box<Deployment>),
+    PodDisruptionBudget(Box<PodDisruptionBudget>),
+    Ingress(Box<Ingress>),
+}
+
+/// Every object for `hcp`: Secrets first, then what mounts them.
+pub fn all(hcp: &HostedControlPlane, pki: &IssuedPki) -> Vec<Child> {
+    let mut children: Vec<Child> = secrets::all(hcp, &pki.secrets)
+        .into_iter()
+        .map(|s| Child::Secret(Box::new(s)))
+        .collect();
+    children.push(Child::ConfigMap(Box::new(scheduler::config_map(hcp))));
+    for member in 0..etcd::member_count(hcp) {
+        children.push(Child::Service(Box::new(etcd::service(hcp, member))));
+        if let Some(claim) = etcd::claim(hcp, member) {
+            children.push(Child::PersistentVolumeClaim(Box::new(claim)));
+        }
+        children.push(Child::Deployment(Box::new(etcd::deployment(hcp, member))));
+    }
+    children.push(Child::Service(Box::new(service::api_server(hcp))));
+    children.push(Child::Deployment(Box::new(api_server::deployment(hcp))));
+    children.push(Child::Deployment(Box::new(controller_manager::deployment(hcp))));
+    children.push(Child::Deployment(Box::new(scheduler::deployment(hcp))));
+    children.extend(disruption::all(hcp).into_iter().map(|p| Child::PodDisruptionBudget(Box::new(p))));
+    if let Some(ingress) = ingress::api_server(hcp) {
+        children.push(Child::Ingress(Box::new(ingress)));
+    }
+    children
+}

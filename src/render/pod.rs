@@ -1,0 +1,173 @@
+//! Pieces every control-plane Pod shares: security contexts, probes, volumes, resources.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMapProjection, Container, HTTPGetAction, KeyToPath, PodAffinityTerm,
+    PodAntiAffinity, PodSecurityContext, Probe, ProjectedVolumeSource, ResourceRequirements,
+    SeccompProfile, SecretProjection, SecurityContext, Volume, VolumeMount, VolumeProjection,
+    WeightedPodAffinityTerm, Affinity,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+/// Unprivileged user the control-plane containers run as (distroless `nonroot`).
+pub const NON_ROOT_UID: i64 = 65532;
+/// Secret files are readable by the owner and the Pod's fsGroup only.
+const SECRET_FILE_MODE: i32 = 0o440;
+
+/// Pod-level security context for the restricted Pod Security level.
+pub fn pod_security_context() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(NON_ROOT_UID),
+        run_as_group: Some(NON_ROOT_UID),
+        fs_group: Some(NON_ROOT_UID),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+/// Container security context for the restricted Pod Security level.
+pub fn container_security_context() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), ..Default::default() }),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+/// How often and how patiently a probe checks.
+#[derive(Clone, Copy)]
+pub struct Timing {
+    pub period: i32,
+    pub failures: i32,
+}
+
+/// Startup: check every second for up to `seconds`.
+pub fn startup(seconds: i32) -> Timing {
+    Timing { period: 1, failures: seconds }
+}
+/// Readiness: check often, so a Pod turns ready quickly.
+pub const READINESS: Timing = Timing { period: 2, failures: 3 };
+/// Liveness: restart only after a sustained failure.
+pub const LIVENESS: Timing = Timing { period: 10, failures: 6 };
+
+/// An HTTP(S) GET probe on the container's own port.
+pub fn http_probe(scheme: &str, path: &str, port: i32, timing: Timing) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            scheme: Some(scheme.into()),
+            path: Some(path.into()),
+            port: IntOrString::Int(port),
+            ..Default::default()
+        }),
+        period_seconds: Some(timing.period),
+        failure_threshold: Some(timing.failures),
+        timeout_seconds: Some(5),
+        ..Default::default()
+    }
+}
+
+/// Files projected from one Secret or ConfigMap key into a volume.
+pub struct FileSource {
+    pub secret: Option<String>,
+    pub config_map: Option<String>,
+    pub key: &'static str,
+    pub path: &'static str,
+}
+
+/// A file taken from `key` of Secret `secret`, placed at `path` in the volume.
+pub fn secret_file(secret: String, key: &'static str, path: &'static str) -> FileSource {
+    FileSource { secret: Some(secret), config_map: None, key, path }
+}
+
+/// A file taken from `key` of ConfigMap `config_map`, placed at `path` in the volume.
+pub fn config_map_file(config_map: String, key: &'static str, path: &'static str) -> FileSource {
+    FileSource { secret: None, config_map: Some(config_map), key, path }
+}
+
+/// A projected volume assembling files from several Secrets and ConfigMaps.
+pub fn projected_volume(name: &str, files: Vec<FileSource>) -> Volume {
+    let sources = files
+        .into_iter()
+        .map(|file| {
+            let items = Some(vec![KeyToPath { key: file.key.into(), path: file.path.into(), mode: None }]);
+            match (file.secret, file.config_map) {
+                (Some(secret), _) => VolumeProjection {
+                    secret: Some(SecretProjection { name: secret, items, optional: Some(false) }),
+                    ..Default::default()
+                },
+                (None, Some(config_map)) => VolumeProjection {
+                    config_map: Some(ConfigMapProjection { name: config_map, items, optional: Some(false) }),
+                    ..Default::default()
+                },
+                (None, None) => unreachable!("a file comes from a Secret or a ConfigMap"),
+            }
+        })
+        .collect();
+    Volume {
+        name: name.into(),
+        projected: Some(ProjectedVolumeSource {
+            sources: Some(sources),
+            default_mode: Some(SECRET_FILE_MODE),
+        }),
+        ..Default::default()
+    }
+}
+
+/// A read-only mount of volume `name` at `path`.
+pub fn read_only_mount(name: &str, path: &str) -> VolumeMount {
+    VolumeMount { name: name.into(), mount_path: path.into(), read_only: Some(true), ..Default::default() }
+}
+
+/// A writable mount of volume `name` at `path`.
+pub fn writable_mount(name: &str, path: &str) -> VolumeMount {
+    VolumeMount { name: name.into(), mount_path: path.into(), ..Default::default() }
+}
+
+/// The user's resources, or modest requests and no limits.
+pub fn resources(user: Option<&ResourceRequirements>, cpu: &str, memory: &str) -> ResourceRequirements {
+    user.cloned().unwrap_or_else(|| ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".to_string(), Quantity(cpu.into())),
+            ("memory".to_string(), Quantity(memory.into())),
+        ])),
+        ..Default::default()
+    })
+}
+
+/// Prefer spreading Pods matching `labels` over nodes.
+pub fn spread(labels: BTreeMap<String, String>) -> Affinity {
+    Affinity {
+        pod_anti_affinity: Some(PodAntiAffinity {
+            preferred_during_scheduling_ignored_during_execution: Some(vec![WeightedPodAffinityTerm {
+                weight: 100,
+                pod_affinity_term: PodAffinityTerm {
+                    label_selector: Some(LabelSelector { match_labels: Some(labels), ..Default::default() }),
+                    topology_key: "kubernetes.io/hostname".into(),
+                    ..Default::default()
+                },
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A container with the fields every control-plane container shares.
+pub fn container(name: &str, image: String, command: Vec<String>) -> Container {
+    Container {
+        name: name.into(),
+        image: Some(image),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: Some(command),
+        security_context: Some(container_security_context()),
+        termination_message_policy: Some("FallbackToLogsOnError".into()),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,40 @@
+//! The Service in front of the API server.
+
+use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::api_server::SECURE_PORT;
+use super::meta::{Component, object_meta, selector};
+use crate::api::{HostedControlPlane, ServiceType};
+use crate::names::Names;
+
+pub fn api_server(hcp: &HostedControlPlane) -> Service {
+    let names = Names::new(&hcp.name_any_or_default());
+    let spec = &hcp.spec.service;
+    let mut metadata = object_meta(hcp, names.api_server(), Component::ApiServer);
+    if !spec.annotations.is_empty() {
+        metadata.annotations = Some(spec.annotations.clone());
+    }
+    let type_ = match spec.type_ {
+        ServiceType::ClusterIP => "ClusterIP",
+        ServiceType::NodePort => "NodePort",
+        ServiceType::LoadBalancer => "LoadBalancer",
+    };
+    Service {
+        metadata,
+        spec: Some(ServiceSpec {
+            type_: Some(type_.into()),
+            selector: Some(selector(hcp, Component::ApiServer)),
+            ports: Some(vec![ServicePort {
+                name: Some("https".into()),
+                port: spec.port,
+                target_port: Some(IntOrString::Int(SECURE_PORT)),
+                node_port: spec.node_port,
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
