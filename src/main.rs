@@ -40,7 +40,10 @@ fn main() -> ExitCode {
 }
 
 fn print_crds() -> anyhow::Result<()> {
-    print!("{}", podplane::manifest::to_yaml_documents(&podplane::api::crds())?);
+    print!(
+        "{}",
+        podplane::manifest::to_yaml_documents(&podplane::api::crds())?
+    );
     Ok(())
 }
 

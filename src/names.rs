@@ -11,7 +11,9 @@ pub struct Names {
 
 impl Names {
     pub fn new(hcp_name: &str) -> Self {
-        Self { base: hcp_name.to_string() }
+        Self {
+            base: hcp_name.to_string(),
+        }
     }
 
     fn with(&self, suffix: &str) -> String {
@@ -149,14 +151,20 @@ mod tests {
         name.len() <= 63
             && name.starts_with(|c: char| c.is_ascii_lowercase())
             && !name.ends_with('-')
-            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     }
 
     #[test]
     fn every_child_name_of_the_longest_allowed_name_is_a_dns_label() {
         let longest = "a".repeat(MAX_NAME_LENGTH);
         for name in Names::new(&longest).all(5) {
-            assert!(is_dns_label(&name), "{name} ({} chars) is not a DNS label", name.len());
+            assert!(
+                is_dns_label(&name),
+                "{name} ({} chars) is not a DNS label",
+                name.len()
+            );
         }
     }
 

@@ -4,11 +4,37 @@
 pub const DEFAULT_KUBERNETES_VERSION: &str = "v1.36.3";
 
 /// etcd image tag paired with every supported Kubernetes minor.
-pub const ETCD_IMAGE_TAG: &str = "3.6.6-0";
+pub const ETCD_IMAGE_TAG: &str = "3.6.8-0";
 
 /// Minor of a version string such as `v1.36.3`, if it has that shape.
 pub fn minor(version: &str) -> Option<u32> {
     let mut parts = version.strip_prefix('v')?.split('.');
     let _major = parts.next()?;
     parts.next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pinned(key: &str) -> String {
+        let env = include_str!("../hack/versions.env");
+        env.lines()
+            .find_map(|line| line.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("hack/versions.env pins no {key}"))
+            .trim()
+            .to_string()
+    }
+
+    #[test]
+    fn defaults_match_the_images_the_local_cluster_builds() {
+        assert_eq!(DEFAULT_KUBERNETES_VERSION, pinned("KUBE_VERSION"));
+        assert_eq!(ETCD_IMAGE_TAG, pinned("ETCD_IMAGE_TAG"));
+    }
+
+    #[test]
+    fn minor_of_a_release() {
+        assert_eq!(minor("v1.36.3"), Some(36));
+        assert_eq!(minor("1.36.3"), None);
+    }
 }

@@ -366,6 +366,9 @@ impl HostedControlPlane {
 
     /// `metadata.namespace`, or `default` as kubectl assumes.
     pub fn namespace_or_default(&self) -> String {
-        self.metadata.namespace.clone().unwrap_or_else(|| "default".into())
+        self.metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into())
     }
 }

@@ -11,8 +11,8 @@ pub const CONTROLPLANE_GROUP: &str = "controlplane.podplane.dev";
 pub const API_VERSION: &str = "v1alpha1";
 
 /// Every CustomResourceDefinition podplane serves, in a stable order.
-pub fn crds() -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
-{
+pub fn crds()
+-> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> {
     use kube::CustomResourceExt;
     vec![HostedControlPlane::crd()]
 }

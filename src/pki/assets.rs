@@ -82,7 +82,11 @@ pub enum AssetKind {
     Authority(CaKind),
     ServiceAccountKey,
     Certificate(LeafSpec),
-    Kubeconfig { leaf: LeafSpec, server: String, cluster_name: String },
+    Kubeconfig {
+        leaf: LeafSpec,
+        server: String,
+        cluster_name: String,
+    },
 }
 
 /// One PKI Secret and what it must hold.
@@ -121,17 +125,39 @@ pub fn required(hcp: &HostedControlPlane, extra_api_server_sans: &[String]) -> V
             cluster_name: cluster_name.clone(),
         },
     };
-    let certificate = |secret: String, leaf: LeafSpec| Asset { secret, kind: AssetKind::Certificate(leaf) };
+    let certificate = |secret: String, leaf: LeafSpec| Asset {
+        secret,
+        kind: AssetKind::Certificate(leaf),
+    };
 
     let mut assets = vec![
-        Asset { secret: names.ca_secret(), kind: AssetKind::Authority(CaKind::Cluster) },
-        Asset { secret: names.etcd_ca_secret(), kind: AssetKind::Authority(CaKind::Etcd) },
-        Asset { secret: names.front_proxy_ca_secret(), kind: AssetKind::Authority(CaKind::FrontProxy) },
-        Asset { secret: names.service_account_secret(), kind: AssetKind::ServiceAccountKey },
-        certificate(names.api_server_cert_secret(), api_server_serving(hcp, &names, &namespace, extra_api_server_sans)),
+        Asset {
+            secret: names.ca_secret(),
+            kind: AssetKind::Authority(CaKind::Cluster),
+        },
+        Asset {
+            secret: names.etcd_ca_secret(),
+            kind: AssetKind::Authority(CaKind::Etcd),
+        },
+        Asset {
+            secret: names.front_proxy_ca_secret(),
+            kind: AssetKind::Authority(CaKind::FrontProxy),
+        },
+        Asset {
+            secret: names.service_account_secret(),
+            kind: AssetKind::ServiceAccountKey,
+        },
+        certificate(
+            names.api_server_cert_secret(),
+            api_server_serving(hcp, &names, &namespace, extra_api_server_sans),
+        ),
         certificate(
             names.api_server_kubelet_client_secret(),
-            LeafSpec::client("kube-apiserver-kubelet-client", Some("system:masters"), CaKind::Cluster),
+            LeafSpec::client(
+                "kube-apiserver-kubelet-client",
+                Some("system:masters"),
+                CaKind::Cluster,
+            ),
         ),
         certificate(
             names.api_server_etcd_client_secret(),
@@ -147,9 +173,21 @@ pub fn required(hcp: &HostedControlPlane, extra_api_server_sans: &[String]) -> V
         assets.push(certificate(names.etcd_server_cert(index), member.clone()));
         assets.push(certificate(names.etcd_peer_cert(index), member));
     }
-    assets.push(kubeconfig(names.admin_kubeconfig_secret(), "kubernetes-admin", Some("system:masters")));
-    assets.push(kubeconfig(names.controller_manager_kubeconfig_secret(), "system:kube-controller-manager", None));
-    assets.push(kubeconfig(names.scheduler_kubeconfig_secret(), "system:kube-scheduler", None));
+    assets.push(kubeconfig(
+        names.admin_kubeconfig_secret(),
+        "kubernetes-admin",
+        Some("system:masters"),
+    ));
+    assets.push(kubeconfig(
+        names.controller_manager_kubeconfig_secret(),
+        "system:kube-controller-manager",
+        None,
+    ));
+    assets.push(kubeconfig(
+        names.scheduler_kubeconfig_secret(),
+        "system:kube-scheduler",
+        None,
+    ));
     assets
 }
 

@@ -3,16 +3,16 @@
 use std::collections::BTreeMap;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+    KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType,
 };
 use time::OffsetDateTime;
 
 use super::kubeconfig::{self, KubeconfigParts};
 use super::plan::{Action, Verdict};
 use super::{
-    Asset, AssetKind, BACKDATE, CA_VALIDITY, CaKind, KUBECONFIG_KEY, LEAF_VALIDITY, LeafSpec,
-    PkiError, SecretData, SecretSet, TLS_CERT, TLS_KEY,
+    Asset, AssetKind, BACKDATE, CA_VALIDITY, CaKind, KUBECONFIG_KEY, LEAF_VALIDITY, LeafSpec, PkiError,
+    SecretData, SecretSet, TLS_CERT, TLS_KEY,
 };
 
 /// A certificate and its private key, PEM encoded.
@@ -32,7 +32,10 @@ pub fn materialize(
     let mut secrets = SecretSet::new();
     for (asset, verdict) in required.iter().zip(verdicts) {
         debug_assert_eq!(asset.secret, verdict.secret);
-        let generate_error = |source| PkiError::Generate { secret: asset.secret.clone(), source };
+        let generate_error = |source| PkiError::Generate {
+            secret: asset.secret.clone(),
+            source,
+        };
         let data = match (&verdict.action, &asset.kind) {
             (Action::Keep, _) => existing[&asset.secret].clone(),
             (Action::Issue(_), AssetKind::Authority(kind)) => {
@@ -49,7 +52,14 @@ pub fn materialize(
                 let ca = &authorities[&spec.issuer];
                 pair_data(&leaf(spec, ca, now).map_err(generate_error)?)
             }
-            (Action::Issue(_), AssetKind::Kubeconfig { leaf: spec, server, cluster_name }) => {
+            (
+                Action::Issue(_),
+                AssetKind::Kubeconfig {
+                    leaf: spec,
+                    server,
+                    cluster_name,
+                },
+            ) => {
                 let ca = &authorities[&spec.issuer];
                 let pair = leaf(spec, ca, now).map_err(generate_error)?;
                 let parts = KubeconfigParts {
@@ -82,14 +92,22 @@ fn pair_data(pair: &Pair) -> SecretData {
 
 fn pair_from_data(data: &SecretData) -> Pair {
     let text = |key: &str| String::from_utf8_lossy(&data[key]).into_owned();
-    Pair { cert_pem: text(TLS_CERT), key_pem: text(TLS_KEY) }
+    Pair {
+        cert_pem: text(TLS_CERT),
+        key_pem: text(TLS_KEY),
+    }
 }
 
 fn new_key() -> Result<KeyPair, rcgen::Error> {
     KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
 }
 
-fn base_params(common_name: &str, organizations: &[String], now: OffsetDateTime, validity: time::Duration) -> CertificateParams {
+fn base_params(
+    common_name: &str,
+    organizations: &[String],
+    now: OffsetDateTime,
+    validity: time::Duration,
+) -> CertificateParams {
     let mut params = CertificateParams::default();
     let mut subject = DistinguishedName::new();
     for organization in organizations {
@@ -115,7 +133,10 @@ pub fn authority(kind: CaKind, now: OffsetDateTime) -> Result<Pair, rcgen::Error
         KeyUsagePurpose::DigitalSignature,
     ];
     let cert = params.self_signed(&key)?;
-    Ok(Pair { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    Ok(Pair {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    })
 }
 
 /// A leaf certificate for `spec`, signed by `ca`.
@@ -126,17 +147,26 @@ pub fn leaf(spec: &LeafSpec, ca: &Pair, now: OffsetDateTime) -> Result<Pair, rcg
     let mut params = base_params(&spec.common_name, &spec.organizations, now, LEAF_VALIDITY);
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     if spec.usage.server() {
-        params.extended_key_usages.push(ExtendedKeyUsagePurpose::ServerAuth);
+        params
+            .extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ServerAuth);
     }
     if spec.usage.client() {
-        params.extended_key_usages.push(ExtendedKeyUsagePurpose::ClientAuth);
+        params
+            .extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ClientAuth);
     }
     for dns in &spec.dns_names {
-        params.subject_alt_names.push(SanType::DnsName(dns.as_str().try_into()?));
+        params
+            .subject_alt_names
+            .push(SanType::DnsName(dns.as_str().try_into()?));
     }
     for ip in &spec.ip_addresses {
         params.subject_alt_names.push(SanType::IpAddress(*ip));
     }
     let cert = params.signed_by(&key, &issuer)?;
-    Ok(Pair { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    Ok(Pair {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    })
 }

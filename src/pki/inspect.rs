@@ -18,12 +18,13 @@ pub struct ParsedCert {
 impl ParsedCert {
     /// Parse the first certificate of a PEM bundle.
     pub fn from_pem(bytes: &[u8]) -> Result<Self, String> {
-        let (_, pem) = x509_parser::pem::parse_x509_pem(bytes)
-            .map_err(|e| format!("not a PEM certificate: {e}"))?;
+        let (_, pem) =
+            x509_parser::pem::parse_x509_pem(bytes).map_err(|e| format!("not a PEM certificate: {e}"))?;
         if pem.label != "CERTIFICATE" {
             return Err(format!("PEM block is {}, not CERTIFICATE", pem.label));
         }
-        pem.parse_x509().map_err(|e| format!("not an X.509 certificate: {e}"))?;
+        pem.parse_x509()
+            .map_err(|e| format!("not an X.509 certificate: {e}"))?;
         Ok(Self { pem })
     }
 
@@ -134,7 +135,12 @@ pub fn leaf_problem(
         .iter()
         .filter(|d| !dns.contains(d))
         .cloned()
-        .chain(spec.ip_addresses.iter().filter(|ip| !ips.contains(ip)).map(|ip| ip.to_string()))
+        .chain(
+            spec.ip_addresses
+                .iter()
+                .filter(|ip| !ips.contains(ip))
+                .map(|ip| ip.to_string()),
+        )
         .collect();
     if !missing.is_empty() {
         return Some(format!("subject alternative names lack {}", missing.join(", ")));

@@ -93,7 +93,12 @@ pub fn build(cluster_name: &str, user: &str, parts: &KubeconfigParts) -> String 
         }],
         contexts: vec![Named {
             name: context.clone(),
-            value: Context { context: ContextInfo { cluster: cluster_name.into(), user: user.into() } },
+            value: Context {
+                context: ContextInfo {
+                    cluster: cluster_name.into(),
+                    user: user.into(),
+                },
+            },
         }],
         current_context: context,
     };
@@ -120,12 +125,20 @@ pub fn parse(bytes: &[u8]) -> Result<KubeconfigParts, String> {
         .find(|u| u.name == context.value.context.user)
         .ok_or("kubeconfig context names no known user")?;
     let decode = |field: &str, value: &str| {
-        STANDARD.decode(value).map_err(|e| format!("kubeconfig {field} is not base64: {e}"))
+        STANDARD
+            .decode(value)
+            .map_err(|e| format!("kubeconfig {field} is not base64: {e}"))
     };
     Ok(KubeconfigParts {
         server: cluster.value.cluster.server.clone(),
-        certificate_authority: decode("certificate-authority-data", &cluster.value.cluster.certificate_authority_data)?,
-        client_certificate: decode("client-certificate-data", &user.value.user.client_certificate_data)?,
+        certificate_authority: decode(
+            "certificate-authority-data",
+            &cluster.value.cluster.certificate_authority_data,
+        )?,
+        client_certificate: decode(
+            "client-certificate-data",
+            &user.value.user.client_certificate_data,
+        )?,
         client_key: decode("client-key-data", &user.value.user.client_key_data)?,
     })
 }

@@ -59,7 +59,9 @@ impl IssuedPki {
 /// Why PKI could not be completed.
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
-    #[error("{secret}: {reason}; it is not replaced automatically because clients and nodes trust it — repair or delete the Secret")]
+    #[error(
+        "{secret}: {reason}; it is not replaced automatically because clients and nodes trust it — repair or delete the Secret"
+    )]
     BrokenAuthority { secret: String, reason: String },
     #[error("generating {secret}: {source}")]
     Generate { secret: String, source: rcgen::Error },
@@ -69,17 +71,16 @@ pub enum PkiError {
 ///
 /// Certificate authorities and the service-account key are never replaced once they
 /// exist; a broken one, or a missing one while certificates it signed exist, is an error.
-pub fn issue(
-    required: &[Asset],
-    existing: &SecretSet,
-    now: OffsetDateTime,
-) -> Result<IssuedPki, PkiError> {
+pub fn issue(required: &[Asset], existing: &SecretSet, now: OffsetDateTime) -> Result<IssuedPki, PkiError> {
     let verdicts = plan::check(required, existing, now);
     if let Some(broken) = verdicts.iter().find_map(|v| match &v.action {
         Action::Broken(reason) => Some((v.secret.clone(), reason.clone())),
         _ => None,
     }) {
-        return Err(PkiError::BrokenAuthority { secret: broken.0, reason: broken.1 });
+        return Err(PkiError::BrokenAuthority {
+            secret: broken.0,
+            reason: broken.1,
+        });
     }
     let secrets = generate::materialize(required, &verdicts, existing, now)?;
     Ok(IssuedPki { secrets, verdicts })

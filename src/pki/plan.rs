@@ -56,7 +56,10 @@ pub fn check(required: &[Asset], existing: &SecretSet, now: OffsetDateTime) -> V
                 }
             }
         };
-        verdicts.push(Verdict { secret: asset.secret.clone(), action });
+        verdicts.push(Verdict {
+            secret: asset.secret.clone(),
+            action,
+        });
     }
     verdicts
 }
@@ -117,7 +120,9 @@ fn check_service_account(asset: &Asset, existing: &SecretSet) -> Action {
         Some(Err(reason)) => return Action::Broken(reason),
         None => return Action::Broken(format!("{TLS_KEY} is missing")),
     };
-    let public = data.get(TLS_CERT).map(|p| String::from_utf8_lossy(p).trim().to_string());
+    let public = data
+        .get(TLS_CERT)
+        .map(|p| String::from_utf8_lossy(p).trim().to_string());
     if public.as_deref() != Some(key.public_key_pem().trim()) {
         return Action::Broken(format!("{TLS_CERT} is not the public key of {TLS_KEY}"));
     }
@@ -129,15 +134,11 @@ fn check_leaf(asset: &Asset, ca: &ParsedCert, existing: &SecretSet, now: OffsetD
         return Action::Issue("missing".into());
     };
     let problem = match &asset.kind {
-        AssetKind::Certificate(spec) => {
-            leaf_parts(data.get(TLS_CERT), data.get(TLS_KEY)).and_then(|(cert, key)| {
-                leaf_problem(&cert, &key, ca, spec, now).map_or(Ok(()), Err)
-            })
-        }
+        AssetKind::Certificate(spec) => leaf_parts(data.get(TLS_CERT), data.get(TLS_KEY))
+            .and_then(|(cert, key)| leaf_problem(&cert, &key, ca, spec, now).map_or(Ok(()), Err)),
         AssetKind::Kubeconfig { leaf, server, .. } => {
-            kubeconfig_problem(data.get(KUBECONFIG_KEY), ca, server).and_then(|(cert, key)| {
-                leaf_problem(&cert, &key, ca, leaf, now).map_or(Ok(()), Err)
-            })
+            kubeconfig_problem(data.get(KUBECONFIG_KEY), ca, server)
+                .and_then(|(cert, key)| leaf_problem(&cert, &key, ca, leaf, now).map_or(Ok(()), Err))
         }
         _ => unreachable!("only leaves are checked here"),
     };
@@ -147,10 +148,7 @@ fn check_leaf(asset: &Asset, ca: &ParsedCert, existing: &SecretSet, now: OffsetD
     }
 }
 
-fn leaf_parts(
-    cert: Option<&Vec<u8>>,
-    key: Option<&Vec<u8>>,
-) -> Result<(ParsedCert, rcgen::KeyPair), String> {
+fn leaf_parts(cert: Option<&Vec<u8>>, key: Option<&Vec<u8>>) -> Result<(ParsedCert, rcgen::KeyPair), String> {
     let cert = ParsedCert::from_pem(cert.ok_or(format!("{TLS_CERT} is missing"))?)?;
     let key = parse_key(key.ok_or(format!("{TLS_KEY} is missing"))?)?;
     Ok((cert, key))

@@ -33,7 +33,10 @@ pub fn command(hcp: &HostedControlPlane) -> Vec<String> {
         ("etcd-servers", etcd::client_urls(hcp)),
         ("kubelet-client-certificate", pki("apiserver-kubelet-client.crt")),
         ("kubelet-client-key", pki("apiserver-kubelet-client.key")),
-        ("kubelet-preferred-address-types", "InternalIP,ExternalIP,Hostname".into()),
+        (
+            "kubelet-preferred-address-types",
+            "InternalIP,ExternalIP,Hostname".into(),
+        ),
         ("profiling", "false".into()),
         ("proxy-client-cert-file", pki("front-proxy-client.crt")),
         ("proxy-client-key-file", pki("front-proxy-client.key")),
@@ -43,7 +46,10 @@ pub fn command(hcp: &HostedControlPlane) -> Vec<String> {
         ("requestheader-group-headers", "X-Remote-Group".into()),
         ("requestheader-username-headers", "X-Remote-User".into()),
         ("secure-port", SECURE_PORT.to_string()),
-        ("service-account-issuer", format!("https://kubernetes.default.svc.{}", network.dns_domain)),
+        (
+            "service-account-issuer",
+            format!("https://kubernetes.default.svc.{}", network.dns_domain),
+        ),
         ("service-account-key-file", pki("sa.pub")),
         ("service-account-signing-key-file", pki("sa.key")),
         ("service-cluster-ip-range", network.service_cidr.clone()),
@@ -63,14 +69,38 @@ fn config_volume(names: &Names) -> Volume {
             pod::secret_file(names.ca_secret(), TLS_CERT, "pki/ca.crt"),
             pod::secret_file(names.api_server_cert_secret(), TLS_CERT, "pki/apiserver.crt"),
             pod::secret_file(names.api_server_cert_secret(), TLS_KEY, "pki/apiserver.key"),
-            pod::secret_file(names.api_server_kubelet_client_secret(), TLS_CERT, "pki/apiserver-kubelet-client.crt"),
-            pod::secret_file(names.api_server_kubelet_client_secret(), TLS_KEY, "pki/apiserver-kubelet-client.key"),
-            pod::secret_file(names.api_server_etcd_client_secret(), TLS_CERT, "pki/apiserver-etcd-client.crt"),
-            pod::secret_file(names.api_server_etcd_client_secret(), TLS_KEY, "pki/apiserver-etcd-client.key"),
+            pod::secret_file(
+                names.api_server_kubelet_client_secret(),
+                TLS_CERT,
+                "pki/apiserver-kubelet-client.crt",
+            ),
+            pod::secret_file(
+                names.api_server_kubelet_client_secret(),
+                TLS_KEY,
+                "pki/apiserver-kubelet-client.key",
+            ),
+            pod::secret_file(
+                names.api_server_etcd_client_secret(),
+                TLS_CERT,
+                "pki/apiserver-etcd-client.crt",
+            ),
+            pod::secret_file(
+                names.api_server_etcd_client_secret(),
+                TLS_KEY,
+                "pki/apiserver-etcd-client.key",
+            ),
             pod::secret_file(names.etcd_ca_secret(), TLS_CERT, "pki/etcd/ca.crt"),
             pod::secret_file(names.front_proxy_ca_secret(), TLS_CERT, "pki/front-proxy-ca.crt"),
-            pod::secret_file(names.front_proxy_client_secret(), TLS_CERT, "pki/front-proxy-client.crt"),
-            pod::secret_file(names.front_proxy_client_secret(), TLS_KEY, "pki/front-proxy-client.key"),
+            pod::secret_file(
+                names.front_proxy_client_secret(),
+                TLS_CERT,
+                "pki/front-proxy-client.crt",
+            ),
+            pod::secret_file(
+                names.front_proxy_client_secret(),
+                TLS_KEY,
+                "pki/front-proxy-client.key",
+            ),
             pod::secret_file(names.service_account_secret(), TLS_CERT, "pki/sa.pub"),
             pod::secret_file(names.service_account_secret(), TLS_KEY, "pki/sa.key"),
         ],
@@ -80,11 +110,18 @@ fn config_volume(names: &Names) -> Volume {
 pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
     let names = Names::new(&hcp.name_any_or_default());
     let spec = &hcp.spec.api_server;
-    let mut container = pod::container("kube-apiserver", images::component(hcp, spec, "kube-apiserver"), command(hcp));
+    let mut container = pod::container(
+        "kube-apiserver",
+        images::component(hcp, spec, "kube-apiserver"),
+        command(hcp),
+    );
     container.env = Some(vec![EnvVar {
         name: "POD_IP".into(),
         value_from: Some(EnvVarSource {
-            field_ref: Some(ObjectFieldSelector { field_path: "status.podIP".into(), ..Default::default() }),
+            field_ref: Some(ObjectFieldSelector {
+                field_path: "status.podIP".into(),
+                ..Default::default()
+            }),
             ..Default::default()
         }),
         ..Default::default()
@@ -106,7 +143,11 @@ pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
         containers: vec![container],
         volumes: Some(vec![
             config_volume(&names),
-            Volume { name: "tmp".into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() },
+            Volume {
+                name: "tmp".into(),
+                empty_dir: Some(EmptyDirVolumeSource::default()),
+                ..Default::default()
+            },
         ]),
         affinity: Some(pod::spread(selector(hcp, Component::ApiServer))),
         ..Default::default()

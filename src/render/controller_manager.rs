@@ -48,7 +48,11 @@ fn config_volume(names: &Names) -> Volume {
     pod::projected_volume(
         "config",
         vec![
-            pod::secret_file(names.controller_manager_kubeconfig_secret(), KUBECONFIG_KEY, "controller-manager.conf"),
+            pod::secret_file(
+                names.controller_manager_kubeconfig_secret(),
+                KUBECONFIG_KEY,
+                "controller-manager.conf",
+            ),
             pod::secret_file(names.ca_secret(), TLS_CERT, "pki/ca.crt"),
             pod::secret_file(names.ca_secret(), TLS_KEY, "pki/ca.key"),
             pod::secret_file(names.front_proxy_ca_secret(), TLS_CERT, "pki/front-proxy-ca.crt"),
@@ -71,7 +75,12 @@ pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
         ..Default::default()
     }]);
     container.volume_mounts = Some(vec![pod::read_only_mount("config", CONFIG_DIR)]);
-    container.startup_probe = Some(pod::http_probe("HTTPS", "/healthz", SECURE_PORT, pod::startup(240)));
+    container.startup_probe = Some(pod::http_probe(
+        "HTTPS",
+        "/healthz",
+        SECURE_PORT,
+        pod::startup(240),
+    ));
     container.readiness_probe = Some(pod::http_probe("HTTPS", "/healthz", SECURE_PORT, READINESS));
     container.liveness_probe = Some(pod::http_probe("HTTPS", "/healthz", SECURE_PORT, LIVENESS));
     container.resources = Some(pod::resources(spec.resources.as_ref(), "50m", "64Mi"));

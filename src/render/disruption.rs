@@ -22,12 +22,20 @@ pub fn all(hcp: &HostedControlPlane) -> Vec<PodDisruptionBudget> {
     ]
 }
 
-fn budget(hcp: &HostedControlPlane, name: String, component: Component, max_unavailable: i32) -> PodDisruptionBudget {
+fn budget(
+    hcp: &HostedControlPlane,
+    name: String,
+    component: Component,
+    max_unavailable: i32,
+) -> PodDisruptionBudget {
     PodDisruptionBudget {
         metadata: object_meta(hcp, name, component),
         spec: Some(PodDisruptionBudgetSpec {
             max_unavailable: Some(IntOrString::Int(max_unavailable)),
-            selector: Some(LabelSelector { match_labels: Some(selector(hcp, component)), ..Default::default() }),
+            selector: Some(LabelSelector {
+                match_labels: Some(selector(hcp, component)),
+                ..Default::default()
+            }),
             ..Default::default()
         }),
         ..Default::default()

@@ -38,7 +38,10 @@ pub fn client_urls(hcp: &HostedControlPlane) -> String {
 
 fn member_selector(hcp: &HostedControlPlane, member: usize) -> BTreeMap<String, String> {
     let mut labels = selector(hcp, Component::Etcd);
-    labels.insert(ETCD_MEMBER.into(), Names::new(&hcp.name_any_or_default()).etcd_member(member));
+    labels.insert(
+        ETCD_MEMBER.into(),
+        Names::new(&hcp.name_any_or_default()).etcd_member(member),
+    );
     labels
 }
 
@@ -46,7 +49,11 @@ fn member_selector(hcp: &HostedControlPlane, member: usize) -> BTreeMap<String, 
 /// that members can find each other while forming quorum.
 pub fn service(hcp: &HostedControlPlane, member: usize) -> Service {
     let names = Names::new(&hcp.name_any_or_default());
-    let port = |name: &str, port: i32| ServicePort { name: Some(name.into()), port, ..Default::default() };
+    let port = |name: &str, port: i32| ServicePort {
+        name: Some(name.into()),
+        port,
+        ..Default::default()
+    };
     Service {
         metadata: object_meta(hcp, names.etcd_member(member), Component::Etcd),
         spec: Some(ServiceSpec {
@@ -84,7 +91,13 @@ pub fn command(hcp: &HostedControlPlane, member: usize) -> Vec<String> {
     let namespace = hcp.namespace_or_default();
     let host = names.etcd_member_host(member, &namespace);
     let initial_cluster = (0..member_count(hcp))
-        .map(|i| format!("{}=https://{}:{PEER_PORT}", names.etcd_member(i), names.etcd_member_host(i, &namespace)))
+        .map(|i| {
+            format!(
+                "{}=https://{}:{PEER_PORT}",
+                names.etcd_member(i),
+                names.etcd_member_host(i, &namespace)
+            )
+        })
         .collect::<Vec<_>>()
         .join(",");
     let base = vec![
@@ -93,10 +106,16 @@ pub fn command(hcp: &HostedControlPlane, member: usize) -> Vec<String> {
         ("listen-client-urls", format!("https://0.0.0.0:{CLIENT_PORT}")),
         ("advertise-client-urls", format!("https://{host}:{CLIENT_PORT}")),
         ("listen-peer-urls", format!("https://0.0.0.0:{PEER_PORT}")),
-        ("initial-advertise-peer-urls", format!("https://{host}:{PEER_PORT}")),
+        (
+            "initial-advertise-peer-urls",
+            format!("https://{host}:{PEER_PORT}"),
+        ),
         ("initial-cluster", initial_cluster),
         ("initial-cluster-state", "new".into()),
-        ("initial-cluster-token", format!("{}.{namespace}", names.cluster())),
+        (
+            "initial-cluster-token",
+            format!("{}.{namespace}", names.cluster()),
+        ),
         ("listen-metrics-urls", format!("http://0.0.0.0:{METRICS_PORT}")),
         ("client-cert-auth", "true".into()),
         ("trusted-ca-file", format!("{PKI_DIR}/ca.crt")),
@@ -116,9 +135,17 @@ pub fn command(hcp: &HostedControlPlane, member: usize) -> Vec<String> {
 /// The Deployment of member `member`: one replica, replaced by `Recreate`.
 pub fn deployment(hcp: &HostedControlPlane, member: usize) -> k8s_openapi::api::apps::v1::Deployment {
     let names = Names::new(&hcp.name_any_or_default());
-    let port = |name: &str, port: i32| ContainerPort { name: Some(name.into()), container_port: port, ..Default::default() };
+    let port = |name: &str, port: i32| ContainerPort {
+        name: Some(name.into()),
+        container_port: port,
+        ..Default::default()
+    };
     let mut container = pod::container("etcd", images::etcd(hcp), command(hcp, member));
-    container.ports = Some(vec![port("client", CLIENT_PORT), port("peer", PEER_PORT), port("metrics", METRICS_PORT)]);
+    container.ports = Some(vec![
+        port("client", CLIENT_PORT),
+        port("peer", PEER_PORT),
+        port("metrics", METRICS_PORT),
+    ]);
     container.volume_mounts = Some(vec![
         pod::writable_mount("data", DATA_DIR),
         pod::read_only_mount("pki", PKI_DIR),
@@ -137,7 +164,11 @@ pub fn deployment(hcp: &HostedControlPlane, member: usize) -> k8s_openapi::api::
             }),
             ..Default::default()
         },
-        None => Volume { name: "data".into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() },
+        None => Volume {
+            name: "data".into(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Default::default()
+        },
     };
     let pki = pod::projected_volume(
         "pki",

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::networking::v1::{
-    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
-    IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend,
+    IngressSpec, IngressTLS, ServiceBackendPort,
 };
 
 use super::meta::{Component, object_meta};
@@ -22,14 +22,19 @@ pub fn api_server(hcp: &HostedControlPlane) -> Option<Ingress> {
     let spec = hcp.spec.ingress.as_ref()?;
     let names = Names::new(&hcp.name_any_or_default());
     let mut metadata = object_meta(hcp, names.api_server(), Component::ApiServer);
-    let mut annotations: BTreeMap<String, String> =
-        PASSTHROUGH_ANNOTATIONS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut annotations: BTreeMap<String, String> = PASSTHROUGH_ANNOTATIONS
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     annotations.extend(spec.annotations.clone());
     metadata.annotations = Some(annotations);
     let backend = IngressBackend {
         service: Some(IngressServiceBackend {
             name: names.api_server(),
-            port: Some(ServiceBackendPort { number: Some(hcp.spec.service.port), ..Default::default() }),
+            port: Some(ServiceBackendPort {
+                number: Some(hcp.spec.service.port),
+                ..Default::default()
+            }),
         }),
         ..Default::default()
     };
@@ -37,7 +42,10 @@ pub fn api_server(hcp: &HostedControlPlane) -> Option<Ingress> {
         metadata,
         spec: Some(IngressSpec {
             ingress_class_name: spec.class_name.clone(),
-            tls: Some(vec![IngressTLS { hosts: Some(vec![spec.hostname.clone()]), secret_name: None }]),
+            tls: Some(vec![IngressTLS {
+                hosts: Some(vec![spec.hostname.clone()]),
+                secret_name: None,
+            }]),
             rules: Some(vec![IngressRule {
                 host: Some(spec.hostname.clone()),
                 http: Some(HTTPIngressRuleValue {

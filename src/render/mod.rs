@@ -57,7 +57,11 @@ pub fn all(hcp: &HostedControlPlane, pki: &IssuedPki) -> Vec<Child> {
     children.push(Child::Deployment(Box::new(api_server::deployment(hcp))));
     children.push(Child::Deployment(Box::new(controller_manager::deployment(hcp))));
     children.push(Child::Deployment(Box::new(scheduler::deployment(hcp))));
-    children.extend(disruption::all(hcp).into_iter().map(|p| Child::PodDisruptionBudget(Box::new(p))));
+    children.extend(
+        disruption::all(hcp)
+            .into_iter()
+            .map(|p| Child::PodDisruptionBudget(Box::new(p))),
+    );
     if let Some(ingress) = ingress::api_server(hcp) {
         children.push(Child::Ingress(Box::new(ingress)));
     }

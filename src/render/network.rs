@@ -19,9 +19,13 @@ fn nth_ip(cidr: &str, n: u32) -> Result<IpAddr, String> {
     let mut hosts = net.hosts();
     if let IpNet::V4(_) = net {
         // hosts() already skips the network address for IPv4.
-        return hosts.nth(n as usize - 1).ok_or_else(|| format!("{cidr} is too small"));
+        return hosts
+            .nth(n as usize - 1)
+            .ok_or_else(|| format!("{cidr} is too small"));
     }
-    hosts.nth(n as usize).ok_or_else(|| format!("{cidr} is too small"))
+    hosts
+        .nth(n as usize)
+        .ok_or_else(|| format!("{cidr} is too small"))
 }
 
 #[cfg(test)]
@@ -32,6 +36,9 @@ mod tests {
     fn kubeadm_addresses() {
         assert_eq!(first_service_ip("10.96.0.0/12").unwrap().to_string(), "10.96.0.1");
         assert_eq!(dns_service_ip("10.96.0.0/12").unwrap().to_string(), "10.96.0.10");
-        assert_eq!(first_service_ip("fd00:10:96::/108").unwrap().to_string(), "fd00:10:96::1");
+        assert_eq!(
+            first_service_ip("fd00:10:96::/108").unwrap().to_string(),
+            "fd00:10:96::1"
+        );
     }
 }

@@ -3,10 +3,9 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapProjection, Container, HTTPGetAction, KeyToPath, PodAffinityTerm,
-    PodAntiAffinity, PodSecurityContext, Probe, ProjectedVolumeSource, ResourceRequirements,
-    SeccompProfile, SecretProjection, SecurityContext, Volume, VolumeMount, VolumeProjection,
-    WeightedPodAffinityTerm, Affinity,
+    Affinity, Capabilities, ConfigMapProjection, Container, HTTPGetAction, KeyToPath, PodAffinityTerm,
+    PodAntiAffinity, PodSecurityContext, Probe, ProjectedVolumeSource, ResourceRequirements, SeccompProfile,
+    SecretProjection, SecurityContext, Volume, VolumeMount, VolumeProjection, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -24,7 +23,10 @@ pub fn pod_security_context() -> PodSecurityContext {
         run_as_user: Some(NON_ROOT_UID),
         run_as_group: Some(NON_ROOT_UID),
         fs_group: Some(NON_ROOT_UID),
-        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -35,8 +37,14 @@ pub fn container_security_context() -> SecurityContext {
         allow_privilege_escalation: Some(false),
         read_only_root_filesystem: Some(true),
         run_as_non_root: Some(true),
-        capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), ..Default::default() }),
-        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            ..Default::default()
+        }),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -50,12 +58,21 @@ pub struct Timing {
 
 /// Startup: check every second for up to `seconds`.
 pub fn startup(seconds: i32) -> Timing {
-    Timing { period: 1, failures: seconds }
+    Timing {
+        period: 1,
+        failures: seconds,
+    }
 }
 /// Readiness: check often, so a Pod turns ready quickly.
-pub const READINESS: Timing = Timing { period: 2, failures: 3 };
+pub const READINESS: Timing = Timing {
+    period: 2,
+    failures: 3,
+};
 /// Liveness: restart only after a sustained failure.
-pub const LIVENESS: Timing = Timing { period: 10, failures: 6 };
+pub const LIVENESS: Timing = Timing {
+    period: 10,
+    failures: 6,
+};
 
 /// An HTTP(S) GET probe on the container's own port.
 pub fn http_probe(scheme: &str, path: &str, port: i32, timing: Timing) -> Probe {
@@ -83,12 +100,22 @@ pub struct FileSource {
 
 /// A file taken from `key` of Secret `secret`, placed at `path` in the volume.
 pub fn secret_file(secret: String, key: &'static str, path: &'static str) -> FileSource {
-    FileSource { secret: Some(secret), config_map: None, key, path }
+    FileSource {
+        secret: Some(secret),
+        config_map: None,
+        key,
+        path,
+    }
 }
 
 /// A file taken from `key` of ConfigMap `config_map`, placed at `path` in the volume.
 pub fn config_map_file(config_map: String, key: &'static str, path: &'static str) -> FileSource {
-    FileSource { secret: None, config_map: Some(config_map), key, path }
+    FileSource {
+        secret: None,
+        config_map: Some(config_map),
+        key,
+        path,
+    }
 }
 
 /// A projected volume assembling files from several Secrets and ConfigMaps.
@@ -96,14 +123,26 @@ pub fn projected_volume(name: &str, files: Vec<FileSource>) -> Volume {
     let sources = files
         .into_iter()
         .map(|file| {
-            let items = Some(vec![KeyToPath { key: file.key.into(), path: file.path.into(), mode: None }]);
+            let items = Some(vec![KeyToPath {
+                key: file.key.into(),
+                path: file.path.into(),
+                mode: None,
+            }]);
             match (file.secret, file.config_map) {
                 (Some(secret), _) => VolumeProjection {
-                    secret: Some(SecretProjection { name: secret, items, optional: Some(false) }),
+                    secret: Some(SecretProjection {
+                        name: secret,
+                        items,
+                        optional: Some(false),
+                    }),
                     ..Default::default()
                 },
                 (None, Some(config_map)) => VolumeProjection {
-                    config_map: Some(ConfigMapProjection { name: config_map, items, optional: Some(false) }),
+                    config_map: Some(ConfigMapProjection {
+                        name: config_map,
+                        items,
+                        optional: Some(false),
+                    }),
                     ..Default::default()
                 },
                 (None, None) => unreachable!("a file comes from a Secret or a ConfigMap"),
@@ -122,12 +161,21 @@ pub fn projected_volume(name: &str, files: Vec<FileSource>) -> Volume {
 
 /// A read-only mount of volume `name` at `path`.
 pub fn read_only_mount(name: &str, path: &str) -> VolumeMount {
-    VolumeMount { name: name.into(), mount_path: path.into(), read_only: Some(true), ..Default::default() }
+    VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        read_only: Some(true),
+        ..Default::default()
+    }
 }
 
 /// A writable mount of volume `name` at `path`.
 pub fn writable_mount(name: &str, path: &str) -> VolumeMount {
-    VolumeMount { name: name.into(), mount_path: path.into(), ..Default::default() }
+    VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        ..Default::default()
+    }
 }
 
 /// The user's resources, or modest requests and no limits.
@@ -148,7 +196,10 @@ pub fn spread(labels: BTreeMap<String, String>) -> Affinity {
             preferred_during_scheduling_ignored_during_execution: Some(vec![WeightedPodAffinityTerm {
                 weight: 100,
                 pod_affinity_term: PodAffinityTerm {
-                    label_selector: Some(LabelSelector { match_labels: Some(labels), ..Default::default() }),
+                    label_selector: Some(LabelSelector {
+                        match_labels: Some(labels),
+                        ..Default::default()
+                    }),
                     topology_key: "kubernetes.io/hostname".into(),
                     ..Default::default()
                 },

@@ -52,7 +52,11 @@ fn config_volume(names: &Names) -> Volume {
     pod::projected_volume(
         "config",
         vec![
-            pod::secret_file(names.scheduler_kubeconfig_secret(), KUBECONFIG_KEY, "scheduler.conf"),
+            pod::secret_file(
+                names.scheduler_kubeconfig_secret(),
+                KUBECONFIG_KEY,
+                "scheduler.conf",
+            ),
             pod::config_map_file(names.scheduler(), CONFIG_KEY, CONFIG_KEY),
         ],
     )
@@ -61,8 +65,11 @@ fn config_volume(names: &Names) -> Volume {
 pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
     let names = Names::new(&hcp.name_any_or_default());
     let spec = &hcp.spec.scheduler;
-    let mut container =
-        pod::container("kube-scheduler", images::component(hcp, spec, "kube-scheduler"), command(hcp));
+    let mut container = pod::container(
+        "kube-scheduler",
+        images::component(hcp, spec, "kube-scheduler"),
+        command(hcp),
+    );
     container.ports = Some(vec![ContainerPort {
         name: Some("https".into()),
         container_port: SECURE_PORT,

@@ -54,7 +54,11 @@ pub fn all(hcp: &HostedControlPlane, secrets: &SecretSet) -> Vec<Secret> {
             Secret {
                 metadata,
                 type_: Some(secret_type(&names, name).into()),
-                data: Some(data.iter().map(|(k, v)| (k.clone(), ByteString(v.clone()))).collect()),
+                data: Some(
+                    data.iter()
+                        .map(|(k, v)| (k.clone(), ByteString(v.clone())))
+                        .collect(),
+                ),
                 ..Default::default()
             }
         })

@@ -33,7 +33,10 @@ pub fn deployment(
     let mut pod_labels = meta.labels.clone().unwrap_or_default();
     pod_labels.extend(selector.clone());
     let strategy = match rollout {
-        Rollout::Recreate => DeploymentStrategy { type_: Some("Recreate".into()), ..Default::default() },
+        Rollout::Recreate => DeploymentStrategy {
+            type_: Some("Recreate".into()),
+            ..Default::default()
+        },
         Rollout::Surge => DeploymentStrategy {
             type_: Some("RollingUpdate".into()),
             rolling_update: Some(RollingUpdateDeployment {
@@ -47,10 +50,16 @@ pub fn deployment(
         spec: Some(DeploymentSpec {
             replicas: Some(replicas),
             revision_history_limit: Some(3),
-            selector: LabelSelector { match_labels: Some(selector), ..Default::default() },
+            selector: LabelSelector {
+                match_labels: Some(selector),
+                ..Default::default()
+            },
             strategy: Some(strategy),
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(pod_labels), ..Default::default() }),
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    ..Default::default()
+                }),
                 spec: Some(PodSpec {
                     automount_service_account_token: Some(false),
                     enable_service_links: Some(false),
