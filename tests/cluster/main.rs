@@ -1,0 +1,7 @@
+//! Tests against the real kube-apiserver of the local management cluster.
+//!
+//! They need `hack/cluster.sh up` and its `KUBECONFIG`, so they are `#[ignore]`d in a
+//! plain `cargo test`; `hack/test.sh` runs them with `--ignored`.
+
+mod crd;
+mod harness;
