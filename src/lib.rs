@@ -1,9 +1,11 @@
 //! podplane: Kubernetes control planes hosted as Pods.
 
 pub mod api;
+pub mod controllers;
 pub mod manifest;
 pub mod names;
 pub mod pki;
 pub mod render;
+pub mod tenant;
 pub mod validate;
 pub mod versions;

@@ -22,6 +22,19 @@ enum Command {
         #[arg(short = 'f', long = "filename")]
         file: PathBuf,
     },
+    /// Run the operator against the cluster of the current kubeconfig (or in-cluster).
+    Run,
+    /// Print an admin kubeconfig for a hosted cluster that works from where you are.
+    Kubeconfig {
+        /// Name of the HostedControlPlane.
+        name: String,
+        /// Namespace; the current context's namespace by default.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// Keep the in-cluster Service URL (for use from Pods of the management cluster).
+        #[arg(long)]
+        internal: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -29,6 +42,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Crd => print_crds(),
         Command::Render { file } => render(&file),
+        Command::Run => runtime().and_then(|rt| rt.block_on(run())),
+        Command::Kubeconfig {
+            name,
+            namespace,
+            internal,
+        } => runtime().and_then(|rt| rt.block_on(kubeconfig(&name, namespace, internal))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -60,5 +79,59 @@ fn render(file: &PathBuf) -> anyhow::Result<()> {
         .context("issuing certificates")?;
     let objects = podplane::render::all(&hcp, &pki);
     print!("{}", podplane::manifest::to_yaml_documents(&objects)?);
+    Ok(())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+async fn run() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn".into()),
+        )
+        .init();
+    // kube may already have installed ring as the process-wide provider; either is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to the management cluster")?;
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "podplane operator starting");
+    podplane::controllers::hosted_control_plane::run(client).await;
+    Ok(())
+}
+
+async fn kubeconfig(name: &str, namespace: Option<String>, internal: bool) -> anyhow::Result<()> {
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to the management cluster")?;
+    let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
+    let hcp = kube::Api::<podplane::api::HostedControlPlane>::namespaced(client.clone(), &namespace)
+        .get(name)
+        .await
+        .with_context(|| format!("HostedControlPlane {namespace}/{name}"))?;
+    let (server, tls_name) = if internal {
+        let names = podplane::names::Names::new(name);
+        (
+            format!(
+                "https://{}:{}",
+                names.api_server_service_host(&namespace),
+                hcp.spec.service.port
+            ),
+            None,
+        )
+    } else {
+        podplane::tenant::access::external_server(&client, &hcp, &namespace)
+            .await
+            .map_err(anyhow::Error::msg)?
+    };
+    let config =
+        podplane::tenant::access::admin_kubeconfig(&client, &hcp, &namespace, &server, tls_name.as_deref())
+            .await
+            .map_err(anyhow::Error::msg)?;
+    print!("{config}");
     Ok(())
 }

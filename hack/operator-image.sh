@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Build the operator binary (release) and import it into the local cluster's
+# containerd as podplane/podplane:dev, the image manifests/operator.yaml runs.
+#
+# The binary links glibc dynamically; the image carries exactly the shared
+# libraries `ldd` lists, on top of the minimal base rootfs.
+set -euo pipefail
+# shellcheck source=hack/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=hack/lib/oci.sh
+source "${PODPLANE_HACK_DIR}/lib/oci.sh"
+
+IMAGE="${PODPLANE_OPERATOR_IMAGE:-podplane/podplane:dev}"
+
+step "cargo build --release (operator binary)"
+(cd "${PODPLANE_ROOT}" && cargo build --release --quiet --bin podplane)
+binary="${PODPLANE_ROOT}/target/release/podplane"
+
+rootfs="$(mktemp -d "${TMPDIR:-/tmp}/podplane-image.XXXXXX")"
+trap 'rm -rf "${rootfs}"' EXIT
+oci_base_rootfs "${rootfs}"
+install -D -m 0755 "${binary}" "${rootfs}/usr/local/bin/podplane"
+while read -r lib; do
+  install -D -m 0644 "${lib}" "${rootfs}${lib}"
+done < <(ldd "${binary}" | grep -o '/[^ ]*')
+
+step "importing ${IMAGE}"
+oci_image_from_dir "${rootfs}" "${IMAGE}" \
+  '{"Entrypoint":["/usr/local/bin/podplane"],"User":"65532:65532"}'
