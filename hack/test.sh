@@ -3,7 +3,8 @@
 #   1. cargo fmt --check, cargo clippy -D warnings
 #   2. release build; `podplane crd` must equal crds/crds.yaml
 #   3. unit and pure tests (cargo test)
-#   4. hack/cluster.sh up, smoke checks, integration tests against the real
+#   4. hack/cluster.sh up, smoke checks, the operator image and
+#      `kubectl apply -k manifests/`, integration tests against the real
 #      kube-apiserver (cargo test --test cluster -- --ignored), and
 #      hack/cluster.sh down even when something failed.
 # PODPLANE_KEEP_CLUSTER=1 leaves the cluster running afterwards.
@@ -45,6 +46,12 @@ eval "$(hack/cluster.sh env)"
 
 step "cluster smoke checks"
 hack/cluster-smoke.sh
+
+step "installing the operator: image, then kubectl apply -k manifests/"
+hack/operator-image.sh
+kubectl apply --server-side -k manifests/ >/dev/null
+kubectl -n podplane-system rollout restart deployment/podplane >/dev/null
+kubectl -n podplane-system rollout status deployment/podplane --timeout=120s
 
 step "integration tests against the local cluster"
 cargo test --quiet --test cluster -- --ignored --test-threads=2

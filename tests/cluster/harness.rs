@@ -100,3 +100,22 @@ pub async fn install_crds(client: &Client) {
         .unwrap();
     }
 }
+
+/// Poll `check` every 500 ms until it returns `Some`, or panic after `timeout` with
+/// the last thing `describe` said.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let start = std::time::Instant::now();
+    let mut last = String::from("never checked");
+    while start.elapsed() < timeout {
+        match check().await {
+            Ok(value) => return value,
+            Err(why) => last = why,
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("{what}: not within {timeout:?}; last: {last}");
+}
