@@ -66,11 +66,12 @@ build_kubernetes() {
   for pkg in ${staging}; do
     replaces+=$'\t'"${pkg} => ${pkg} v0.${minor}.${patch}"$'\n'
   done
-  date="$(mod_info "k8s.io/kubernetes@${v}" Time)"
+  # buildDate: the release's publication time on the module proxy.
+  date="$(jq -r .Time "$(mod_info "k8s.io/kubernetes@${v}" Info)")"
   ldflags="-s -w"
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X ${pkg}.gitVersion=${v} -X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=${minor}"
-    ldflags+=" -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=${date}"
+    ldflags+=" -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=${date} -X ${pkg}.gitCommit="
   done
   build_module "kubernetes-${v}" "${KUBE_BIN_DIR}" \
     "module podplane.local/build/kubernetes
@@ -163,6 +164,7 @@ main() {
   ((${#targets[@]})) || targets=(all)
   [[ "${targets[*]}" == all ]] && targets=(pause kubernetes etcd coredns containerd crictl)
   command -v go >/dev/null || die "go not found (expected /usr/local/go/bin/go)"
+  ensure_packages jq ca-certificates
   mkdir -p "${PODPLANE_CACHE}/bin" "${PODPLANE_CACHE}/src"
   for t in "${targets[@]}"; do
     case "${t}" in

@@ -9,13 +9,14 @@
 # Checks: /readyz is ok; the node is Ready and schedulable; a Pod from a locally
 # built image runs to completion; a Pod reaches a Service by its cluster DNS
 # name; the host reaches a Service's ClusterIP and the DNS Service.
+# (Debian's static busybox segfaults on `wget -T` here: use `timeout 5 wget`.)
 set -euo pipefail
 # shellcheck source=hack/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 CLUSTER="${PODPLANE_HACK_DIR}/cluster.sh"
 BUSYBOX="${BUSYBOX_IMAGE_REF:-podplane.local/test/busybox:1}"
-NS=podplane-smoke
+NS="podplane-smoke-$$"
 PASSED=0
 FAILED=0
 
@@ -43,7 +44,6 @@ check_cluster() {
     fail "node ${node} has NoSchedule taints"
   pass "node ${node} is Ready and schedulable ($(kubectl version -o json | jq -r .serverVersion.gitVersion))"
 
-  kubectl delete namespace "${NS}" --ignore-not-found --wait=true >/dev/null
   kubectl create namespace "${NS}" >/dev/null
   # The namespace's default ServiceAccount appears asynchronously.
   wait_for "default ServiceAccount" 30 kubectl -n "${NS}" get serviceaccount default ||
@@ -73,6 +73,7 @@ spec:
     metadata:
       labels: {app: web}
     spec:
+      terminationGracePeriodSeconds: 1
       containers:
       - name: httpd
         image: ${BUSYBOX}
@@ -95,7 +96,7 @@ spec:
 EOF
   kubectl -n "${NS}" rollout status deployment/web --timeout 60s >/dev/null || fail "deployment web not ready"
   kubectl -n "${NS}" run client --image "${BUSYBOX}" --restart Never --command -- \
-    sh -c "nslookup web.${NS}.svc.cluster.local && wget -q -T 5 -O- http://web.${NS}.svc.cluster.local/ && wget -q -T 5 -O- http://web/" >/dev/null
+    sh -c "nslookup web.${NS}.svc.cluster.local && timeout 5 wget -q -O- http://web.${NS}.svc.cluster.local/ && timeout 5 wget -q -O- http://web/" >/dev/null
   if ! kubectl -n "${NS}" wait pod/client --for=jsonpath='{.status.phase}'=Succeeded --timeout 60s >/dev/null; then
     kubectl -n "${NS}" logs client || true
     fail "pod client could not reach http://web.${NS}.svc.cluster.local"

@@ -152,6 +152,9 @@ state = "${CTRD_DIR}/state"
   [plugins.'io.containerd.cri.v1.runtime']
     enable_selinux = false
     netns_mounts_under_state_dir = true
+    # Without CAP_SYS_RESOURCE (as in this sandbox) runc cannot lower
+    # oom_score_adj (pause asks for -998): never go below containerd's own.
+    restrict_oom_score_adj = true
     [plugins.'io.containerd.cri.v1.runtime'.containerd]
       default_runtime_name = "runc"
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
@@ -228,6 +231,8 @@ evictionHard:
   imagefs.available: 1%
   nodefs.inodesFree: 1%
 maxPods: 250
+# Lowering oom_score_adj needs CAP_SYS_RESOURCE, which a sandboxed root may lack.
+oomScoreAdj: 0
 EOF
   cat >"${STATE}/etc/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
@@ -240,6 +245,7 @@ clusterCIDR: ${CLUSTER_CIDR}
 bindAddress: 0.0.0.0
 healthzBindAddress: 127.0.0.1:10256
 metricsBindAddress: 127.0.0.1:10249
+oomScoreAdj: 0
 conntrack:
   maxPerCore: 0
   tcpEstablishedTimeout: 0s

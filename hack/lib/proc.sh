@@ -18,14 +18,30 @@ daemon_pid() {
 
 daemon_running() { daemon_pid "$1" >/dev/null; }
 
+# _fingerprint BINARY ARGS...: what a daemon was started with: the binary, its
+# arguments and the contents of every argument that names a file.
+_fingerprint() {
+  local a
+  for a in "$@"; do
+    echo "${a}"
+    if [[ -f "${a}" ]]; then sha256sum <"${a}"; fi
+  done | sha256sum | cut -d' ' -f1
+}
+
 # daemon_start NAME BINARY ARGS...: start BINARY in its own session, output to
-# ${LOG_DIR}/NAME.log, unless it is already running.
+# ${LOG_DIR}/NAME.log, unless it is already running with the same binary,
+# arguments and config files (then it is left alone; otherwise restarted).
 daemon_start() {
-  local name="$1" bin="$2" pid
+  local name="$1" bin="$2" pid fp
   shift 2
+  fp="$(_fingerprint "${bin}" "$@")"
   if pid="$(daemon_pid "${name}")"; then
-    log "${name}: already running (pid ${pid})"
-    return 0
+    if [[ "$(sed -n 3p "$(_pidfile "${name}")")" == "${fp}" ]]; then
+      log "${name}: already running (pid ${pid})"
+      return 0
+    fi
+    log "${name}: configuration changed, restarting"
+    daemon_stop "${name}"
   fi
   [[ -x "${bin}" ]] || die "${name}: ${bin} is not executable"
   mkdir -p "${RUN_DIR}" "${LOG_DIR}"
@@ -34,7 +50,7 @@ daemon_start() {
   # needs no fork and $! is the daemon itself.
   setsid "${bin}" "$@" >>"${LOG_DIR}/${name}.log" 2>&1 </dev/null &
   pid=$!
-  printf '%s\n%s\n' "${pid}" "$(readlink -f "${bin}")" >"$(_pidfile "${name}")"
+  printf '%s\n%s\n%s\n' "${pid}" "$(readlink -f "${bin}")" "${fp}" >"$(_pidfile "${name}")"
   log "${name}: started (pid ${pid}, log ${LOG_DIR}/${name}.log)"
 }
 
@@ -65,7 +81,7 @@ daemon_fail() {
     echo "ERROR: ${name} failed: $*"
     if [[ -f "${LOG_DIR}/${name}.log" ]]; then
       echo "--- last lines of ${LOG_DIR}/${name}.log:"
-      tail -n 40 "${LOG_DIR}/${name}.log"
+      grep -v DEPRECATION "${LOG_DIR}/${name}.log" | tail -n 25 | cut -c1-400
     fi
   } >&2
   exit 1
