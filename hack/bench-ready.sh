@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Benchmark: time from `kubectl apply` of a HostedControlPlane to its API server
+# answering /readyz (and to the object reporting Ready), images already present,
+# over RUNS runs; prints each run, the median, and the ratio to Kamaji's published
+# 16 s. Also prints the operator's CPU time per control plane, read from its
+# cgroup. Needs a running local cluster with the operator installed (hack/test.sh
+# with PODPLANE_KEEP_CLUSTER=1, or hack/cluster.sh up + hack/operator-image.sh +
+# kubectl apply -k manifests/).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=hack/lib/common.sh
+source hack/lib/common.sh
+eval "$(hack/cluster.sh env)"
+
+RUNS="${RUNS:-5}"
+NS=podplane-bench
+KAMAJI_SECONDS=16
+
+now() { date +%s.%N; }
+
+operator_cpu_ns() {
+  local uid dir
+  uid="$(kubectl -n podplane-system get pod -l app.kubernetes.io/name=podplane -o jsonpath='{.items[0].metadata.uid}')"
+  dir="$(find /sys/fs/cgroup/cpuacct -maxdepth 4 -type d -name "pod${uid}" 2>/dev/null | head -1)"
+  [[ -n "${dir}" ]] && cat "${dir}/cpuacct.usage" || echo 0
+}
+
+kubectl create namespace "${NS}" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+readyz_times=()
+ready_times=()
+cpu_before="$(operator_cpu_ns)"
+for run in $(seq 1 "${RUNS}"); do
+  name="bench-${run}"
+  step "run ${run}/${RUNS}: ${NS}/${name}"
+  t0="$(now)"
+  kubectl -n "${NS}" apply -f - >/dev/null <<YAML
+apiVersion: controlplane.podplane.dev/v1alpha1
+kind: HostedControlPlane
+metadata:
+  name: ${name}
+spec:
+  version: ${KUBE_VERSION}
+YAML
+  ip=""
+  until [[ -n "${ip}" ]]; do
+    ip="$(kubectl -n "${NS}" get service "${name}-kube-apiserver" -o jsonpath='{.spec.clusterIP}' 2>/dev/null || true)"
+    sleep 0.1
+  done
+  until [[ "$(curl -sk --max-time 1 "https://${ip}:6443/readyz" || true)" == ok ]]; do
+    sleep 0.1
+    (($(date +%s) - ${t0%.*} < 300)) || die "${name}: /readyz not ok after 300 s"
+  done
+  t1="$(now)"
+  kubectl -n "${NS}" wait --for=condition=Ready "hostedcontrolplane/${name}" --timeout=300s >/dev/null
+  t2="$(now)"
+  readyz_times+=("$(echo "${t1} - ${t0}" | bc)")
+  ready_times+=("$(echo "${t2} - ${t0}" | bc)")
+  log "apply → /readyz ok: ${readyz_times[-1]} s; apply → Ready condition: ${ready_times[-1]} s"
+  kubectl -n "${NS}" delete hostedcontrolplane "${name}" --wait=true >/dev/null
+done
+cpu_after="$(operator_cpu_ns)"
+
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+readyz_median="$(median "${readyz_times[@]}")"
+ready_median="$(median "${ready_times[@]}")"
+echo "runs: ${RUNS} (machine: $(nproc) cores)"
+echo "apply → hosted /readyz ok: median ${readyz_median} s (runs: ${readyz_times[*]})"
+echo "apply → HostedControlPlane Ready: median ${ready_median} s (runs: ${ready_times[*]})"
+echo "ratio to Kamaji's published 16 s: $(echo "scale=2; ${readyz_median} / ${KAMAJI_SECONDS}" | bc)"
+if [[ "${cpu_before}" != 0 ]]; then
+  echo "operator CPU per control plane (create, watch, status, delete): $(echo "scale=1; (${cpu_after} - ${cpu_before}) / ${RUNS} / 1000000" | bc) ms"
+fi
+kubectl delete namespace "${NS}" --wait=false >/dev/null
