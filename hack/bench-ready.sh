@@ -11,6 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=hack/lib/common.sh
 source hack/lib/common.sh
 eval "$(hack/cluster.sh env)"
+ensure_packages bc curl
 
 RUNS="${RUNS:-5}"
 NS=podplane-bench
