@@ -495,7 +495,6 @@ clean_iptables() {
 
 cmd_down() {
   need_root
-  local name
   step "cluster down (state ${STATE})"
   daemon_stop kubelet 20
   remove_pods
@@ -503,10 +502,8 @@ cmd_down() {
   if [[ -x "${KUBE_BIN_DIR}/kube-proxy" ]]; then
     "${KUBE_BIN_DIR}/kube-proxy" --cleanup >/dev/null 2>&1 || true
   fi
-  for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do
-    daemon_stop "${name}"
-  done
-  daemon_stop containerd 20
+  daemons_stop 10 kube-scheduler kube-controller-manager kube-apiserver
+  daemons_stop 10 etcd containerd
   stop_shims
   unmount_state
   clean_iptables

@@ -12,20 +12,27 @@ daemon_pid() {
   [[ -f "${file}" ]] || return 1
   { read -r pid && read -r exe; } <"${file}" || return 1
   [[ -n "${pid}" && -d "/proc/${pid}" ]] || return 1
-  [[ "$(readlink "/proc/${pid}/exe" 2>/dev/null)" == "${exe}" ]] || return 1
-  echo "${pid}"
+  # A binary replaced by a rebuild shows as "<path> (deleted)": still ours.
+  case "$(readlink "/proc/${pid}/exe" 2>/dev/null)" in
+    "${exe}" | "${exe} (deleted)") echo "${pid}" ;;
+    *) return 1 ;;
+  esac
 }
 
 daemon_running() { daemon_pid "$1" >/dev/null; }
 
-# _fingerprint BINARY ARGS...: what a daemon was started with: the binary, its
-# arguments and the contents of every argument that names a file.
+# _fingerprint BINARY ARGS...: what a daemon was started with: the binary (and
+# its inode, so a rebuild counts), its arguments and the contents of every
+# argument that names a file.
 _fingerprint() {
   local a
-  for a in "$@"; do
-    echo "${a}"
-    if [[ -f "${a}" ]]; then sha256sum <"${a}"; fi
-  done | sha256sum | cut -d' ' -f1
+  {
+    stat -L -c '%i %Y' "$1"
+    for a in "$@"; do
+      echo "${a}"
+      if [[ -f "${a}" ]]; then sha256sum <"${a}"; fi
+    done
+  } | sha256sum | cut -d' ' -f1
 }
 
 # daemon_start NAME BINARY ARGS...: start BINARY in its own session, output to
@@ -55,22 +62,50 @@ daemon_start() {
 }
 
 # daemon_stop NAME [TIMEOUT]: SIGTERM, then SIGKILL after TIMEOUT seconds.
-daemon_stop() {
-  local name="$1" timeout="${2:-15}" pid i
-  if pid="$(daemon_pid "${name}")"; then
-    log "stopping ${name} (pid ${pid})"
-    kill -TERM "${pid}" 2>/dev/null || true
-    for ((i = 0; i < timeout * 10; i++)); do
-      [[ -d "/proc/${pid}" ]] || break
-      sleep 0.1
-    done
-    if [[ -d "/proc/${pid}" ]]; then
-      log "${name} did not stop in ${timeout}s, killing pid ${pid}"
-      kill -KILL "${pid}" 2>/dev/null || true
-      sleep 0.2
+daemon_stop() { daemons_stop "${2:-15}" "$1"; }
+
+# daemons_stop TIMEOUT NAME...: stop several daemons at once.
+daemons_stop() {
+  local timeout="$1" name pid i pids=() names=()
+  shift
+  for name in "$@"; do
+    if pid="$(daemon_pid "${name}")"; then
+      log "stopping ${name} (pid ${pid})"
+      kill -TERM "${pid}" 2>/dev/null || true
+      pids+=("${pid}")
+      names+=("${name}")
     fi
-  fi
-  rm -f "$(_pidfile "${name}")"
+  done
+  for ((i = 0; i < timeout * 10; i++)); do
+    _any_alive "${pids[@]}" || break
+    sleep 0.1
+  done
+  for i in "${!pids[@]}"; do
+    if _alive "${pids[i]}"; then
+      log "${names[i]} did not stop in ${timeout}s, killing pid ${pids[i]}"
+      kill -KILL "${pids[i]}" 2>/dev/null || true
+    fi
+  done
+  for name in "$@"; do rm -f "$(_pidfile "${name}")"; done
+  for ((i = 0; i < 20; i++)); do
+    _any_alive "${pids[@]}" || break
+    sleep 0.1
+  done
+}
+
+# _alive PID: the process exists and is not a zombie.
+_alive() {
+  [[ -r "/proc/$1/stat" ]] || return 1
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  [[ "${stat:0:1}" != Z ]]
+}
+
+_any_alive() {
+  local p
+  for p in "$@"; do _alive "${p}" && return 0; done
+  return 1
 }
 
 # daemon_fail NAME MESSAGE: report a failed component with the end of its log.
