@@ -125,10 +125,24 @@ make_pki() {
 }
 
 # --- configuration files ------------------------------------------------------
+# write_file PATH: stdin to PATH, atomically and only if the content differs
+# (kube-proxy exits when its config file is touched).
+write_file() {
+  local tmp
+  tmp="$(mktemp "$1.XXXXXX")"
+  cat >"${tmp}"
+  if cmp -s "${tmp}" "$1"; then
+    rm -f "${tmp}"
+  else
+    chmod 0644 "${tmp}"
+    mv -f "${tmp}" "$1"
+  fi
+}
+
 write_configs() {
   local ip="$1"
   mkdir -p "${CTRD_DIR}" "${CNI_CONF_DIR}" "${KUBELET_DIR}" "${STATE}/etc"
-  cat >"${CTRD_DIR}/config.toml" <<EOF
+  write_file "${CTRD_DIR}/config.toml" <<EOF
 # containerd for the podplane dev cluster (written by hack/cluster.sh)
 version = 3
 root = "${CTRD_DIR}/root"
@@ -169,7 +183,7 @@ state = "${CTRD_DIR}/state"
     stream_server_address = "127.0.0.1"
     stream_server_port = "0"
 EOF
-  cat >"${CNI_CONF_DIR}/10-podplane.conflist" <<EOF
+  write_file "${CNI_CONF_DIR}/10-podplane.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "podplane",
@@ -191,7 +205,7 @@ EOF
   ]
 }
 EOF
-  cat >"${STATE}/etc/kubelet.yaml" <<EOF
+  write_file "${STATE}/etc/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 # This machine is cgroup v1; kubelet >= 1.35 refuses that unless told not to.
@@ -234,7 +248,7 @@ maxPods: 250
 # Lowering oom_score_adj needs CAP_SYS_RESOURCE, which a sandboxed root may lack.
 oomScoreAdj: 0
 EOF
-  cat >"${STATE}/etc/kube-proxy.yaml" <<EOF
+  write_file "${STATE}/etc/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 mode: iptables
@@ -254,18 +268,19 @@ EOF
 }
 
 # --- components ---------------------------------------------------------------
-# wait_component NAME TIMEOUT CMD...: wait for CMD, failing fast (with the
-# component's log) if its process died.
+# wait_component NAME[:WHAT] TIMEOUT CMD...: wait for CMD, failing fast (with
+# the component's log) if its process died.
 wait_component() {
-  local name="$1" timeout="$2" start
+  local name="${1%%:*}" what="${1#*:}" timeout="$2" start
+  [[ "${what}" != "$1" ]] || what=healthy
   shift 2
   start=$(date +%s)
   until "$@" >/dev/null 2>&1; do
     daemon_running "${name}" || daemon_fail "${name}" "process exited"
-    (($(date +%s) - start < timeout)) || daemon_fail "${name}" "not healthy after ${timeout}s"
+    (($(date +%s) - start < timeout)) || daemon_fail "${name}" "not ${what} after ${timeout}s"
     sleep 0.3
   done
-  log "${name}: healthy after $(($(date +%s) - start))s"
+  log "${name}: ${what} after $(($(date +%s) - start))s"
 }
 
 start_containerd() {
@@ -387,8 +402,8 @@ cmd_up() {
   need_root
   local start ip
   start=$(date +%s)
-  ensure_packages runc containernetworking-plugins iptables conntrack socat openssl jq \
-    busybox-static ca-certificates iproute2 util-linux kmod
+  ensure_packages runc containernetworking-plugins iptables conntrack socat openssl jq curl \
+    busybox-static ca-certificates iproute2 procps util-linux kmod
   "${PODPLANE_HACK_DIR}/build.sh" all
   "${PODPLANE_HACK_DIR}/images.sh" build
   ip="$(node_ip)"
@@ -416,7 +431,7 @@ cmd_up() {
   wait_component kube-proxy 30 curl -fsS http://127.0.0.1:10256/healthz
   wait_component kubelet 60 curl -fsS http://127.0.0.1:10248/healthz
   step "waiting for node ${NODE_NAME} to be Ready"
-  wait_component kubelet 90 node_ready
+  wait_component "kubelet:node ${NODE_NAME} Ready" 90 node_ready
   untaint_node
 
   step "deploying CoreDNS (${DNS_SERVICE_IP})"

@@ -29,7 +29,9 @@ fi
 export PATH
 export GOTOOLCHAIN=local
 
+# Start time shared with child scripts, so their progress lines line up.
 _podplane_t0="${_podplane_t0:-$(date +%s)}"
+export _podplane_t0
 
 # log MSG...: timestamped progress line on stderr.
 log() {
