@@ -8,7 +8,8 @@
 #
 # Checks: /readyz is ok; the node is Ready and schedulable; a Pod from a locally
 # built image runs to completion; a Pod reaches a Service by its cluster DNS
-# name; the host reaches a Service's ClusterIP and the DNS Service.
+# name; the upstream-named images run; the host reaches a Service's ClusterIP
+# and the DNS Service.
 # (Debian's static busybox segfaults on `wget -T` here: use `timeout 5 wget`.)
 set -euo pipefail
 # shellcheck source=hack/lib/common.sh
@@ -105,7 +106,35 @@ EOF
   [[ "${out}" == "podplane-smoke-ok podplane-smoke-ok " ]] || fail "client got '${out}'"
   pass "pod reached Service web.${NS}.svc.cluster.local through cluster DNS"
 
-  # 3. The host reaches ClusterIPs (kube-proxy) and the DNS Service.
+  # 3. The upstream-named images run their binaries as upstream manifests call
+  #    them (command names on PATH, /coredns, iptables in kube-proxy's image).
+  kubectl -n "${NS}" apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata:
+  name: images
+spec:
+  restartPolicy: Never
+  initContainers:
+  - {name: etcd, image: "registry.k8s.io/etcd:${ETCD_IMAGE_TAG}", command: [etcd, --version]}
+  - {name: etcdctl, image: "registry.k8s.io/etcd:${ETCD_IMAGE_TAG}", command: [etcdctl, version]}
+  - {name: apiserver, image: "registry.k8s.io/kube-apiserver:${KUBE_VERSION}", command: [kube-apiserver, --version]}
+  - {name: cm, image: "registry.k8s.io/kube-controller-manager:${KUBE_VERSION}", command: [kube-controller-manager, --version]}
+  - {name: scheduler, image: "registry.k8s.io/kube-scheduler:${KUBE_VERSION}", command: [kube-scheduler, --version]}
+  - {name: proxy, image: "registry.k8s.io/kube-proxy:${KUBE_VERSION}", command: [kube-proxy, --version]}
+  - {name: iptables, image: "registry.k8s.io/kube-proxy:${KUBE_VERSION}", command: [iptables-save, --version]}
+  containers:
+  - {name: coredns, image: "registry.k8s.io/coredns/coredns:${COREDNS_VERSION}", args: [-version]}
+EOF
+  if ! kubectl -n "${NS}" wait pod/images --for=jsonpath='{.status.phase}'=Succeeded --timeout 60s >/dev/null; then
+    kubectl -n "${NS}" describe pod images | tail -n 20
+    fail "upstream-named images did not run"
+  fi
+  out="$(kubectl -n "${NS}" logs images -c apiserver)"
+  [[ "${out}" == "Kubernetes ${KUBE_VERSION}" ]] || fail "kube-apiserver image printed '${out}'"
+  pass "upstream-named images run: etcd ${ETCD_IMAGE_TAG}, kube-* ${KUBE_VERSION}, coredns ${COREDNS_VERSION}"
+
+  # 4. The host reaches ClusterIPs (kube-proxy) and the DNS Service.
   svc_ip="$(kubectl -n "${NS}" get service web -o jsonpath='{.spec.clusterIP}')"
   out="$(curl -fsS --max-time 5 "http://${svc_ip}/")" || fail "host could not reach ClusterIP ${svc_ip}"
   [[ "${out}" == podplane-smoke-ok ]] || fail "host got '${out}' from ${svc_ip}"
@@ -126,10 +155,19 @@ cluster_pids() {
   find "${state}/containerd/state" -name shim.pid -exec cat {} \; 2>/dev/null || true
 }
 
+# running PID: the process exists and is not a zombie (init may reap exited
+# daemons a little later).
+running() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  [[ "${stat:0:1}" != Z ]]
+}
+
 check_down() {
   local pids=("$@") pid left=()
   for pid in "${pids[@]}"; do
-    [[ -d "/proc/${pid}" ]] && left+=("${pid}")
+    if running "${pid}"; then left+=("${pid} ($(tr '\0' ' ' <"/proc/${pid}/cmdline" | cut -c1-80))"); fi
   done
   ((${#left[@]} == 0)) || fail "processes left after down: ${left[*]}"
   [[ ! -e "${PODPLANE_STATE}" ]] || fail "${PODPLANE_STATE} still exists"

@@ -100,15 +100,23 @@ ctr_cmd() {
 }
 
 ctr_image_exists() {
-  ctr_cmd "$1" images ls -q "name==$2" | grep -qx "$2"
+  ctr_cmd "$1" images ls -q "name==$2" 2>/dev/null | grep -qx "$2"
 }
 
 ctr_import() {
-  local address="$1" tar
+  local address="$1" tar err
   shift
+  err="$(mktemp)"
   for tar in "$@"; do
-    ctr_cmd "${address}" images import --snapshotter overlayfs "${tar}" >/dev/null
+    if ! ctr_cmd "${address}" images import --snapshotter overlayfs "${tar}" >/dev/null 2>"${err}"; then
+      cat "${err}" >&2
+      rm -f "${err}"
+      die "ctr images import ${tar} failed"
+    fi
+    # containerd 2.2 warns about cgroup v1 on every call; keep other messages.
+    grep -v DEPRECATION "${err}" >&2 || true
   done
+  rm -f "${err}"
 }
 
 oci_image_from_dir() {
