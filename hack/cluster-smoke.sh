@@ -146,15 +146,6 @@ EOF
   kubectl delete namespace "${NS}" --wait=false >/dev/null
 }
 
-# Pids of every daemon and shim the cluster runs now.
-cluster_pids() {
-  local state="${PODPLANE_STATE}" f
-  for f in "${state}"/run/*.pid; do
-    [[ -f "${f}" ]] && head -n1 "${f}"
-  done
-  find "${state}/containerd/state" -name shim.pid -exec cat {} \; 2>/dev/null || true
-}
-
 # running PID: the process exists and is not a zombie (init may reap exited
 # daemons a little later).
 running() {
@@ -172,7 +163,7 @@ check_down() {
   ((${#left[@]} == 0)) || fail "processes left after down: ${left[*]}"
   [[ ! -e "${PODPLANE_STATE}" ]] || fail "${PODPLANE_STATE} still exists"
   ! grep -q " ${PODPLANE_STATE}" /proc/self/mountinfo || fail "mounts left under ${PODPLANE_STATE}"
-  pass "down: none of the ${#pids[@]} processes remain, no mounts, state removed"
+  pass "down: none of the ${#pids[@]} processes (daemons, shims, containers) remain, no mounts, state removed"
 }
 
 main() {
@@ -181,7 +172,7 @@ main() {
     "${CLUSTER}" up
     check_cluster
     local pids
-    mapfile -t pids < <(cluster_pids)
+    mapfile -t pids < <("${CLUSTER}" pids)
     "${CLUSTER}" down
     check_down "${pids[@]}"
   else

@@ -8,6 +8,7 @@
 #                            unmount, delete iptables rules and the state dir
 #   hack/cluster.sh status   show each component
 #   hack/cluster.sh env      print `export KUBECONFIG=... PATH=...`
+#   hack/cluster.sh pids     every pid the cluster runs (daemons, shims, containers)
 #
 # Host processes: containerd (own config, root, state and socket), etcd,
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy.
@@ -472,17 +473,40 @@ remove_pods() {
   done
 }
 
-# Shims outlive containerd; each one records its pid in the state directory.
-stop_shims() {
+# shim_pids: the runc shims of our containerd: our shim binary, started with
+# our containerd's socket as -address (shims outlive containerd).
+shim_pids() {
+  local shim d exe
+  shim="$(readlink -f "${CONTAINERD_BIN_DIR}/containerd-shim-runc-v2")"
+  for d in /proc/[0-9]*; do
+    exe="$(readlink "${d}/exe" 2>/dev/null)" || continue
+    [[ "${exe}" == "${shim}" || "${exe}" == "${shim} (deleted)" ]] || continue
+    tr '\0' '\n' <"${d}/cmdline" 2>/dev/null | grep -qxF "${CTRD_SOCK}" || continue
+    echo "${d#/proc/}"
+  done
+}
+
+# container_pids: the init process of every container containerd started.
+container_pids() {
   local f pid
   [[ -d "${CTRD_DIR}/state" ]] || return 0
   while IFS= read -r f; do
-    pid="$(cat "${f}" 2>/dev/null || true)"
-    [[ "${pid}" =~ ^[0-9]+$ && -d "/proc/${pid}" ]] || continue
-    [[ "$(readlink "/proc/${pid}/exe")" == "$(readlink -f "${CONTAINERD_BIN_DIR}/containerd-shim-runc-v2")" ]] || continue
-    log "killing leftover shim pid ${pid}"
+    # init.pid has no trailing newline.
+    read -r pid <"${f}" || true
+    [[ "${pid}" =~ ^[0-9]+$ ]] && echo "${pid}"
+  done < <(find "${CTRD_DIR}/state" -path '*io.containerd.runtime.v2.task*' -name init.pid 2>/dev/null)
+  return 0
+}
+
+# Fallback when the CRI could not remove everything: kill what is left of
+# our containers and shims, by pid.
+stop_shims() {
+  local pid
+  for pid in $(container_pids) $(shim_pids); do
+    [[ -d "/proc/${pid}" ]] || continue
+    log "killing leftover container/shim pid ${pid}"
     kill -KILL "${pid}" 2>/dev/null || true
-  done < <(find "${CTRD_DIR}/state" -name shim.pid 2>/dev/null)
+  done
 }
 
 unmount_state() {
@@ -518,8 +542,8 @@ cmd_down() {
     "${KUBE_BIN_DIR}/kube-proxy" --cleanup >/dev/null 2>&1 || true
   fi
   daemons_stop 10 kube-scheduler kube-controller-manager kube-apiserver
-  daemons_stop 10 etcd containerd
   stop_shims
+  daemons_stop 10 etcd containerd
   unmount_state
   clean_iptables
   if ip link show "${BRIDGE}" >/dev/null 2>&1; then
@@ -563,6 +587,16 @@ cmd_status() {
   return "${rc}"
 }
 
+# Every pid the cluster runs now: daemons, shims, container processes.
+cmd_pids() {
+  local name
+  for name in containerd etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet; do
+    daemon_pid "${name}" 2>/dev/null || true
+  done
+  shim_pids
+  container_pids
+}
+
 cmd_env() {
   cat <<EOF
 export KUBECONFIG=${ADMIN_KUBECONFIG}
@@ -579,7 +613,8 @@ main() {
     down) cmd_down ;;
     status) cmd_status ;;
     env) cmd_env ;;
-    *) die "usage: $0 up|down|status|env" ;;
+    pids) cmd_pids ;;
+    *) die "usage: $0 up|down|status|env|pids" ;;
   esac
 }
 

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # a library: defines variables for its callers
 # Shared helpers for the hack/ scripts. Source it; it defines functions and
 # variables only (no side effects besides reading hack/versions.env).
 
@@ -13,14 +13,14 @@ PODPLANE_CACHE="${PODPLANE_CACHE:-${HOME}/.cache/podplane}"
 PODPLANE_STATE="${PODPLANE_STATE:-/var/lib/podplane-dev}"
 export PODPLANE_CACHE PODPLANE_STATE
 
-# Per-version output directories for binaries built from source.
+# Per-version output directories for binaries built from source. Not exported:
+# etcd reads every ETCD_* environment variable as a flag.
 KUBE_BIN_DIR="${PODPLANE_CACHE}/bin/kubernetes-${KUBE_VERSION}"
 ETCD_BIN_DIR="${PODPLANE_CACHE}/bin/etcd-${ETCD_VERSION}"
 COREDNS_BIN_DIR="${PODPLANE_CACHE}/bin/coredns-${COREDNS_VERSION}"
 CONTAINERD_BIN_DIR="${PODPLANE_CACHE}/bin/containerd-${CONTAINERD_VERSION}"
 CRICTL_BIN_DIR="${PODPLANE_CACHE}/bin/cri-tools-${CRI_TOOLS_VERSION}"
 PAUSE_BIN_DIR="${PODPLANE_CACHE}/bin/pause-${PAUSE_VERSION}"
-export KUBE_BIN_DIR ETCD_BIN_DIR COREDNS_BIN_DIR CONTAINERD_BIN_DIR CRICTL_BIN_DIR PAUSE_BIN_DIR
 
 # Go toolchain: the machine's Go, never a downloaded one.
 if [[ -d /usr/local/go/bin && ":${PATH}:" != *":/usr/local/go/bin:"* ]]; then
