@@ -43,7 +43,7 @@ pub const MAX_NAME_LENGTH: usize = 32;
 )]
 #[x_kube(validation = Rule::new(
     "!self.version.matches('^v1[.][0-9]+[.][0-9]+$') || !oldSelf.version.matches('^v1[.][0-9]+[.][0-9]+$') || (int(self.version.split('.')[1]) >= int(oldSelf.version.split('.')[1]) && int(self.version.split('.')[1]) <= int(oldSelf.version.split('.')[1]) + 1)"
-).message("spec.version may only move up, one minor version at a time (for example v1.35.x to v1.36.x)").field_path(".version"))]
+).message("spec.version may move up one minor version at a time and never back to an older minor (for example v1.35.x to v1.36.x)").field_path(".version"))]
 #[serde(rename_all = "camelCase")]
 pub struct HostedControlPlaneSpec {
     /// Kubernetes version of every control-plane component, e.g. `v1.36.3`.
@@ -84,8 +84,8 @@ pub struct HostedControlPlaneSpec {
 
     /// Extra subject alternative names for the API server certificate.
     #[serde(default, rename = "certSANs", skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 64))]
-    #[x_kube(validation = Rule::new("self.all(s, s.size() <= 253 && (isIP(s) || s.matches('^(\\\\*[.])?[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')))").message("spec.certSANs entries must be IP addresses or lowercase DNS names"))]
+    #[schemars(length(max = 32), inner(length(max = 253)))]
+    #[x_kube(validation = Rule::new("self.all(s, (isIP(s) || s.matches('^(\\\\*[.])?[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')))").message("spec.certSANs entries must be IP addresses or lowercase DNS names"))]
     pub cert_sans: Vec<String>,
 
     /// kube-apiserver settings.
@@ -234,7 +234,8 @@ pub struct ComponentSpec {
     pub image: Option<String>,
     /// Extra command-line flags, without leading dashes: `{v: "2"}` becomes `--v=2`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[x_kube(validation = Rule::new("self.all(k, k.matches('^[a-z0-9][-a-z0-9.]*$'))").message("extraArgs keys are flag names without leading dashes, e.g. v: \"2\" for --v=2"))]
+    #[schemars(length(max = 64), inner(length(max = 4096)))]
+    #[x_kube(validation = Rule::new("self.all(k, !k.startsWith('-'))").message("extraArgs keys are flag names without leading dashes, e.g. v: \"2\" for --v=2"))]
     pub extra_args: BTreeMap<String, String>,
     /// Compute resources of the component's container.
     #[serde(default, skip_serializing_if = "Option::is_none")]

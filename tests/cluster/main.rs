@@ -4,5 +4,5 @@
 //! plain `cargo test`; `hack/test.sh` runs them with `--ignored`.
 
 mod crd;
-mod operator;
 mod harness;
+mod operator;
