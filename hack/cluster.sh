@@ -164,6 +164,8 @@ state = "${CTRD_DIR}/state"
     snapshotter = "overlayfs"
     [plugins.'io.containerd.cri.v1.images'.pinned_images]
       sandbox = "registry.k8s.io/pause:${PAUSE_VERSION}"
+    [plugins.'io.containerd.cri.v1.images'.registry]
+      config_path = "${CTRD_DIR}/certs.d"
   [plugins.'io.containerd.cri.v1.runtime']
     enable_selinux = false
     netns_mounts_under_state_dir = true
@@ -183,6 +185,12 @@ state = "${CTRD_DIR}/state"
   [plugins.'io.containerd.grpc.v1.cri']
     stream_server_address = "127.0.0.1"
     stream_server_port = "0"
+EOF
+  # Offline: every registry resolves to a closed local port, so a missing image
+  # fails at once instead of looking up a registry on the network.
+  mkdir -p "${CTRD_DIR}/certs.d/_default"
+  write_file "${CTRD_DIR}/certs.d/_default/hosts.toml" <<EOF
+server = "http://127.0.0.1:1"
 EOF
   write_file "${CNI_CONF_DIR}/10-podplane.conflist" <<EOF
 {

@@ -7,7 +7,9 @@
 #       /etc/nsswitch.conf, /tmp, CA certificates.
 #   oci_image_build OUT_TAR IMAGE_REF CONFIG_JSON LAYER_DIR...
 #       writes an OCI image layout archive (one uncompressed layer per
-#       LAYER_DIR, in order) that `ctr images import` names IMAGE_REF.
+#       LAYER_DIR, in order) that `ctr images import` names IMAGE_REF, in
+#       its normalized form (kindest/node:v1 -> docker.io/kindest/node:v1),
+#       which is the name the kubelet asks for.
 #       CONFIG_JSON is the image config's "config" object, e.g.
 #       '{"Entrypoint":["/pause"]}' (PATH is added when it has no Env).
 #   oci_image_from_dir DIR IMAGE_REF [CONFIG_JSON] [ADDRESS]
@@ -51,8 +53,23 @@ _oci_blob() {
     '{mediaType: $m, digest: $d, size: $s}'
 }
 
+# oci_normalize_ref REF: the full name containerd's CRI looks images up by
+# (kindest/node:v1 -> docker.io/kindest/node:v1, busybox:1 ->
+# docker.io/library/busybox:1); already qualified names are unchanged.
+oci_normalize_ref() {
+  local ref="$1" first="${1%%/*}"
+  if [[ "${ref}" != */* ]]; then
+    ref="docker.io/library/${ref}"
+  elif [[ "${first}" != *.* && "${first}" != *:* && "${first}" != localhost ]]; then
+    ref="docker.io/${ref}"
+  fi
+  [[ "${ref##*/}" == *[:@]* ]] || ref="${ref}:latest"
+  echo "${ref}"
+}
+
 oci_image_build() {
-  local out="$1" ref="$2" config="$3"
+  local out="$1" ref config="$3"
+  ref="$(oci_normalize_ref "$2")"
   shift 3
   ((${#@})) || die "oci_image_build: no layer directories"
   local work layout layers=() diff_ids=() dir desc tag
@@ -100,7 +117,9 @@ ctr_cmd() {
 }
 
 ctr_image_exists() {
-  ctr_cmd "$1" images ls -q "name==$2" 2>/dev/null | grep -qx "$2"
+  local ref
+  ref="$(oci_normalize_ref "$2")"
+  ctr_cmd "$1" images ls -q "name==${ref}" 2>/dev/null | grep -qxF "${ref}"
 }
 
 ctr_import() {
@@ -126,5 +145,5 @@ oci_image_from_dir() {
   oci_image_build "${tar}" "${ref}" "${config}" "${dir}"
   ctr_import "${address}" "${tar}"
   rm -f "${tar}"
-  log "imported ${ref}"
+  log "imported $(oci_normalize_ref "${ref}")"
 }
