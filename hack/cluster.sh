@@ -549,7 +549,9 @@ cmd_down() {
   if [[ -x "${KUBE_BIN_DIR}/kube-proxy" ]]; then
     "${KUBE_BIN_DIR}/kube-proxy" --cleanup >/dev/null 2>&1 || true
   fi
-  daemons_stop 10 kube-scheduler kube-controller-manager kube-apiserver
+  # kube-apiserver can linger for many seconds after it stopped serving; the
+  # state is thrown away anyway, so it gets a short grace period.
+  daemons_stop 3 kube-scheduler kube-controller-manager kube-apiserver
   stop_shims
   daemons_stop 10 etcd containerd
   unmount_state
