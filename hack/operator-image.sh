@@ -18,6 +18,7 @@ binary="${PODPLANE_ROOT}/target/release/podplane"
 
 rootfs="$(mktemp -d "${TMPDIR:-/tmp}/podplane-image.XXXXXX")"
 trap 'rm -rf "${rootfs}"' EXIT
+chmod 0755 "${rootfs}"
 oci_base_rootfs "${rootfs}"
 install -D -m 0755 "${binary}" "${rootfs}/usr/local/bin/podplane"
 while read -r lib; do
