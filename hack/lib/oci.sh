@@ -12,6 +12,8 @@
 #       which is the name the kubelet asks for.
 #       CONFIG_JSON is the image config's "config" object, e.g.
 #       '{"Entrypoint":["/pause"]}' (PATH is added when it has no Env).
+#   oci_add_binary ROOTFS BINARY [DEST]
+#       a (possibly dynamically linked) binary plus the libraries ldd lists.
 #   oci_image_from_dir DIR IMAGE_REF [CONFIG_JSON] [ADDRESS]
 #       oci_image_build + ctr_import in one go, for later callers (the
 #       operator's image, kindest/node).
@@ -78,9 +80,13 @@ oci_image_build() {
   mkdir -p "${layout}/blobs/sha256"
   for dir in "$@"; do
     [[ -d "${dir}" ]] || die "oci_image_build: ${dir} is not a directory"
-    # Reproducible layer: sorted, fixed mtime, numeric root ownership kept as is.
+    # Reproducible layer: sorted, fixed mtime, ownership kept as is. The layer
+    # has no entry for its root directory (a mktemp -d one would be 0700 and
+    # lock non-root users out of /): the runtime makes / 0755.
+    (cd "${dir}" && find . -mindepth 1 -maxdepth 1 \
+      ! -name dev ! -name proc ! -name sys -printf '%P\n' | LC_ALL=C sort) >"${work}/top-level"
     tar -C "${dir}" --sort=name --mtime=@0 --numeric-owner --xattrs \
-      --exclude=./dev --exclude=./proc --exclude=./sys -cf "${work}/layer.tar" .
+      -cf "${work}/layer.tar" -T "${work}/top-level"
     diff_ids+=("sha256:$(sha256sum "${work}/layer.tar" | cut -d' ' -f1)")
     layers+=("$(_oci_blob "${layout}" "${work}/layer.tar" application/vnd.oci.image.layer.v1.tar)")
   done
@@ -107,6 +113,20 @@ oci_image_build() {
   tar -C "${layout}" --sort=name --mtime=@0 --owner=0 --group=0 -cf "${out}.tmp" oci-layout index.json blobs
   mv "${out}.tmp" "${out}"
   rm -rf "${work}"
+}
+
+# oci_add_binary ROOTFS BINARY [DEST]: copy BINARY to ROOTFS/DEST (default:
+# the same path) with the shared libraries `ldd` lists, keeping their modes:
+# the ELF interpreter (ld-linux) must stay executable, or exec fails with
+# "permission denied".
+oci_add_binary() {
+  local rootfs="$1" bin="$2" dest="${3:-$2}" lib
+  install -D -m 0755 "${bin}" "${rootfs}${dest}"
+  while read -r lib; do
+    [[ -e "${rootfs}${lib}" ]] && continue
+    mkdir -p "$(dirname "${rootfs}${lib}")"
+    cp -L --preserve=mode "${lib}" "${rootfs}${lib}"
+  done < <(ldd "${bin}" 2>/dev/null | grep -o '/[^ ]*' || true)
 }
 
 # ctr_cmd ADDRESS ARGS...: the ctr we built, against containerd at ADDRESS.
