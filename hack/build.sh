@@ -39,9 +39,20 @@ build_module() {
   mkdir -p "${out}.tmp"
   step "${name}: go build $* (log: ${src}/build.log)"
   start=$(date +%s)
-  if ! (cd "${src}" && CGO_ENABLED=0 go build "${GO_BUILD_FLAGS[@]}" -tags "${tags}" \
-    -ldflags "${ldflags}" -o "${out}.tmp/" "$@") >"${src}/build.log" 2>&1; then
-    tail -n 30 "${src}/build.log" >&2
+  # -v lists each package as it is compiled: a heartbeat shows the count.
+  (cd "${src}" && exec env CGO_ENABLED=0 go build -v "${GO_BUILD_FLAGS[@]}" -tags "${tags}" \
+    -ldflags "${ldflags}" -o "${out}.tmp/" "$@") >"${src}/build.log" 2>&1 &
+  local pid=$! rc=0 last=${start}
+  while kill -0 "${pid}" 2>/dev/null; do
+    sleep 2
+    if (($(date +%s) - last >= 60)); then
+      last=$(date +%s)
+      log "${name}: still building, $(grep -cv '^go: ' "${src}/build.log" || true) packages compiled so far"
+    fi
+  done
+  wait "${pid}" || rc=$?
+  if ((rc != 0)); then
+    grep -v '^[a-z0-9.-]*/[^ ]*$' "${src}/build.log" | tail -n 30 >&2
     die "${name}: go build failed (full log: ${src}/build.log)"
   fi
   rm -rf "${out}"
