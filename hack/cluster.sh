@@ -40,9 +40,11 @@ NODE_NAME="${PODPLANE_NODE_NAME:-$(hostname | tr '[:upper:]' '[:lower:]')}"
 CLUSTER_DOMAIN=cluster.local
 # Pods: CLUSTER_CIDR, this node gets its first /24. Services: a /16 whose .0.1
 # is the kubernetes Service and .0.10 the DNS Service.
-CLUSTER_CIDR="${PODPLANE_POD_CIDR:-10.244.0.0/16}"
+# Kept apart from the hosted clusters' defaults (10.96.0.0/12, 10.244.0.0/16): worker
+# Pods of hosted clusters route both.
+CLUSTER_CIDR="${PODPLANE_POD_CIDR:-10.200.0.0/16}"
 NODE_POD_CIDR="${CLUSTER_CIDR%.*.*/*}.0.0/24"
-SERVICE_CIDR="${PODPLANE_SERVICE_CIDR:-10.96.0.0/16}"
+SERVICE_CIDR="${PODPLANE_SERVICE_CIDR:-10.128.0.0/16}"
 API_SERVICE_IP="${SERVICE_CIDR%.*.*/*}.0.1"
 DNS_SERVICE_IP="${SERVICE_CIDR%.*.*/*}.0.10"
 BRIDGE=podplane0

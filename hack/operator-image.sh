@@ -2,8 +2,8 @@
 # Build the operator binary (release) and import it into the local cluster's
 # containerd as podplane/podplane:dev, the image manifests/operator.yaml runs.
 #
-# The binary links glibc dynamically; the image carries exactly the shared
-# libraries `ldd` lists, on top of the minimal base rootfs.
+# The binary links glibc dynamically; the image carries it with the shared
+# libraries it needs (oci_add_binary), on top of the minimal base rootfs.
 set -euo pipefail
 # shellcheck source=hack/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -20,10 +20,7 @@ rootfs="$(mktemp -d "${TMPDIR:-/tmp}/podplane-image.XXXXXX")"
 trap 'rm -rf "${rootfs}"' EXIT
 chmod 0755 "${rootfs}"
 oci_base_rootfs "${rootfs}"
-install -D -m 0755 "${binary}" "${rootfs}/usr/local/bin/podplane"
-while read -r lib; do
-  install -D -m 0644 "${lib}" "${rootfs}${lib}"
-done < <(ldd "${binary}" | grep -o '/[^ ]*')
+oci_add_binary "${rootfs}" "${binary}" /usr/local/bin/podplane
 
 step "importing ${IMAGE}"
 oci_image_from_dir "${rootfs}" "${IMAGE}" \
