@@ -82,6 +82,10 @@ fn render(file: &PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Quiet the client's own connection errors: reconciles report what failed, and a
+/// hosted API server that is still starting refuses connections by design.
+const DEFAULT_LOG_FILTER: &str = "info,kube=warn,kube_client::client::builder=off";
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
@@ -91,7 +95,8 @@ async fn run() -> anyhow::Result<()> {
         .json()
         .with_current_span(true)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| DEFAULT_LOG_FILTER.into()),
         )
         .init();
     // kube may already have installed ring as the process-wide provider; either is fine.

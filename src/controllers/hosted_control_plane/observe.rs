@@ -38,23 +38,19 @@ pub struct Observed {
 }
 
 impl Observed {
-    /// Addresses the API server certificate must also name: the Service's cluster IP
-    /// and load-balancer addresses.
+    /// Addresses the API server certificate must also name: the load balancer's, once
+    /// assigned. (Clients that connect by cluster IP or node address check the Service's
+    /// DNS name instead, as `podplane kubeconfig` sets up.)
     pub fn extra_api_server_sans(&self) -> Vec<String> {
         let Some(service) = &self.api_service else {
             return vec![];
         };
-        let mut sans = vec![];
-        if let Some(ip) = service.spec.as_ref().and_then(|s| s.cluster_ip.clone())
-            && ip != "None"
-        {
-            sans.push(ip);
-        }
         let ingress = service
             .status
             .as_ref()
             .and_then(|s| s.load_balancer.as_ref())
             .and_then(|l| l.ingress.clone());
+        let mut sans = vec![];
         for point in ingress.unwrap_or_default() {
             sans.extend(point.ip);
             sans.extend(point.hostname);
