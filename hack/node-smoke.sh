@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# Smoke test of the kind-compatible node image (hack/node-image.sh): run it as
+# a Pod in the management cluster the way podplane runs a worker (privileged,
+# tty, hostname, /lib/modules read-only, tmpfs /run and /tmp, an emptyDir on
+# /var/lib/containerd, no service account token, in a namespace that allows
+# privileged Pods), then check inside it that systemd, containerd and the
+# preloaded images are there and that a nested pod sandbox + container run.
+#
+#   hack/node-smoke.sh          build/import the image if needed, run the checks
+#   hack/node-smoke.sh --keep   leave the namespace (and the node Pod) running
+#
+# Prints "N passed, N failed"; exits non-zero if a check failed. The
+# namespace is deleted at the end (unless --keep), and the Pod's cgroups on
+# the host are checked to be gone.
+set -euo pipefail
+# shellcheck source=hack/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=hack/lib/oci.sh
+source "${PODPLANE_HACK_DIR}/lib/oci.sh"
+
+KEEP=""
+[[ "${1:-}" == --keep ]] && KEEP=1
+NODE_IMAGE="$(oci_normalize_ref "${PODPLANE_NODE_IMAGE:-kindest/node:${KUBE_VERSION}}")"
+NS="podplane-node-smoke-$$"
+POD=node
+PASSED=0
+FAILED=0
+POD_UID=""
+
+pass() {
+  PASSED=$((PASSED + 1))
+  log "PASS: $*"
+}
+fail() {
+  FAILED=$((FAILED + 1))
+  log "FAIL: $*"
+}
+# in_node CMD...: run CMD in the node container.
+in_node() { kubectl -n "${NS}" exec "${POD}" -- "$@"; }
+now() { date +%s.%N; }
+since() { printf '%.1f' "$(echo "$(now) - $1" | bc)"; }
+
+cleanup() {
+  local rc=$?
+  if [[ -n "${KEEP}" ]]; then
+    log "kept namespace ${NS}: kubectl -n ${NS} exec -it ${POD} -- bash"
+  elif kubectl get namespace "${NS}" >/dev/null 2>&1; then
+    local t0
+    t0="$(now)"
+    kubectl delete namespace "${NS}" --wait=true --timeout=120s >/dev/null 2>&1 ||
+      log "namespace ${NS} not gone after 120s"
+    log "namespace ${NS} deleted in $(since "${t0}")s"
+    if [[ -n "${POD_UID}" ]]; then
+      local left
+      left="$(find /sys/fs/cgroup/*/kubepods -maxdepth 3 -type d -name "pod${POD_UID}" 2>/dev/null || true)"
+      if [[ -z "${left}" ]]; then
+        pass "the node Pod's cgroups are gone from the host"
+      else
+        fail "cgroups left on the host: ${left//$'\n'/ }"
+      fi
+    fi
+  fi
+  echo "${PASSED} passed, ${FAILED} failed"
+  if ((FAILED > 0)); then exit 1; fi
+  exit "${rc}"
+}
+
+need_root
+ensure_packages jq bc
+eval "$("${PODPLANE_HACK_DIR}/cluster.sh" env)"
+kubectl get --raw /readyz >/dev/null 2>&1 || die "management cluster not up (hack/cluster.sh up)"
+if ! ctr_image_exists "${CONTAINERD_ADDRESS:-${PODPLANE_STATE}/containerd/containerd.sock}" "${NODE_IMAGE}"; then
+  "${PODPLANE_HACK_DIR}/node-image.sh"
+fi
+trap cleanup EXIT
+
+step "node Pod ${NS}/${POD} from ${NODE_IMAGE}"
+kubectl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: ${NS}
+  labels:
+    pod-security.kubernetes.io/enforce: privileged
+EOF
+t_create="$(now)"
+kubectl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata:
+  name: ${POD}
+  namespace: ${NS}
+spec:
+  hostname: smoke-worker-0
+  automountServiceAccountToken: false
+  enableServiceLinks: false
+  terminationGracePeriodSeconds: 30
+  containers:
+  - name: node
+    image: ${NODE_IMAGE}
+    imagePullPolicy: IfNotPresent
+    # systemd writes its status to the console: a tty gives it its own
+    # (kind runs nodes with --tty) and makes it readable with kubectl logs.
+    tty: true
+    securityContext:
+      privileged: true
+    volumeMounts:
+    - {name: modules, mountPath: /lib/modules, readOnly: true}
+    - {name: run, mountPath: /run}
+    - {name: tmp, mountPath: /tmp}
+    - {name: containerd, mountPath: /var/lib/containerd}
+  volumes:
+  - name: modules
+    hostPath: {path: /lib/modules, type: Directory}
+  - name: run
+    emptyDir: {medium: Memory}
+  - name: tmp
+    emptyDir: {medium: Memory}
+  - name: containerd
+    emptyDir: {}
+EOF
+
+if kubectl -n "${NS}" wait "pod/${POD}" --for=condition=Ready --timeout=120s >/dev/null; then
+  pass "Pod Ready after $(since "${t_create}")s"
+  POD_UID="$(kubectl -n "${NS}" get pod "${POD}" -o jsonpath='{.metadata.uid}')"
+else
+  kubectl -n "${NS}" describe pod "${POD}" | tail -n 20 >&2
+  kubectl -n "${NS}" logs "${POD}" 2>/dev/null | tail -n 30 >&2 || true
+  fail "Pod not Ready after 120s"
+  exit 1
+fi
+
+# containerd up with the preloaded images imported (what a kubelet needs).
+t_images=""
+for _ in $(seq 1 240); do
+  if [[ "$(in_node systemctl is-active kind-preload-images.service 2>/dev/null)" == active ]]; then
+    t_images="$(since "${t_create}")"
+    break
+  fi
+  sleep 0.25
+done
+if [[ -n "${t_images}" ]]; then
+  pass "containerd ready with images imported ${t_images}s after Pod creation ($(in_node journalctl -u kind-preload-images.service -o cat --no-pager 2>/dev/null | grep -m1 '^imported' || true))"
+else
+  fail "kind-preload-images.service not active after 60s: $(in_node systemctl status kind-preload-images.service --no-pager 2>&1 | tail -n 5)"
+fi
+
+state="$(in_node timeout 60 systemctl is-system-running --wait 2>/dev/null || true)"
+state="${state//$'\r'/}"
+if [[ "${state}" == running || "${state}" == degraded ]]; then
+  pass "systemctl is-system-running: ${state}"
+else
+  fail "systemctl is-system-running: '${state}'"
+fi
+failed_units="$(in_node systemctl list-units --failed --no-legend --plain 2>/dev/null | awk '{print $1}' | tr '\n' ' ')"
+if [[ -z "${failed_units// /}" ]]; then
+  pass "no failed systemd units"
+else
+  fail "failed units: ${failed_units}"
+  for u in ${failed_units}; do
+    in_node journalctl -u "${u}" --no-pager -n 5 >&2 2>/dev/null || true
+  done
+fi
+
+if [[ "$(in_node systemctl is-active containerd.service 2>/dev/null)" == active ]] &&
+  in_node crictl info >/dev/null 2>&1; then
+  pass "containerd active, CRI answering"
+else
+  fail "containerd not active: $(in_node systemctl status containerd.service --no-pager 2>&1 | tail -n 5)"
+fi
+
+if [[ "$(in_node systemctl is-enabled kubelet.service 2>/dev/null)" == enabled ]]; then
+  pass "kubelet.service enabled (waiting for kubeadm join: $(in_node systemctl is-active kubelet.service 2>/dev/null || true))"
+else
+  fail "kubelet.service not enabled"
+fi
+
+images="$(in_node crictl images -o json 2>/dev/null | jq -r '.images[].repoTags[]' || true)"
+for ref in "registry.k8s.io/pause:${PAUSE_VERSION}" "registry.k8s.io/kube-proxy:${KUBE_VERSION}" \
+  "registry.k8s.io/coredns/coredns:${COREDNS_VERSION}"; do
+  if grep -qxF "${ref}" <<<"${images}"; then
+    pass "crictl images: ${ref}"
+  else
+    fail "crictl images lacks ${ref} (has: ${images//$'\n'/ })"
+  fi
+done
+
+out="$(in_node kubelet --version 2>&1 | tr -d '\r')"
+if [[ "${out}" == "Kubernetes ${KUBE_VERSION}" ]]; then pass "kubelet --version: ${out}"; else fail "kubelet --version: ${out}"; fi
+out="$(in_node kubeadm version -o short 2>&1 | tr -d '\r')"
+if [[ "${out}" == "${KUBE_VERSION}" ]]; then pass "kubeadm version: ${out}"; else fail "kubeadm version: ${out}"; fi
+
+if in_node test -c /dev/kmsg -o -L /dev/kmsg && in_node test -s /etc/machine-id; then
+  pass "/dev/kmsg present, machine-id $(in_node cat /etc/machine-id | tr -d '\r')"
+else
+  fail "/dev/kmsg or /etc/machine-id missing"
+fi
+
+# A nested pod sandbox (with a CNI bridge, from Debian's plugins in
+# /opt/cni/bin) and a container from the kube-proxy image running iptables.
+if in_node grep -q 'SystemdCgroup = true' /etc/containerd/config.toml; then
+  parent="kubelet-kubepods-besteffort-podsmoke.slice"
+else
+  parent="/kubelet/kubepods/besteffort/podsmoke"
+fi
+in_node sh -c 'cat >/etc/cni/net.d/10-smoke.conflist' <<'EOF'
+{
+  "cniVersion": "1.0.0",
+  "name": "smoke",
+  "plugins": [
+    {"type": "bridge", "bridge": "smoke0", "isGateway": true, "ipMasq": true,
+     "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.0.0/24"}]],
+              "routes": [{"dst": "0.0.0.0/0"}]}},
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+EOF
+in_node sh -c 'cat >/tmp/sandbox.json' <<EOF
+{"metadata": {"name": "smoke", "namespace": "default", "uid": "smoke-uid", "attempt": 0},
+ "hostname": "smoke", "log_directory": "/tmp/smoke-logs",
+ "linux": {"cgroup_parent": "${parent}", "security_context": {"namespace_options": {"network": 0}}}}
+EOF
+in_node sh -c 'cat >/tmp/container.json' <<EOF
+{"metadata": {"name": "iptables"},
+ "image": {"image": "registry.k8s.io/kube-proxy:${KUBE_VERSION}"},
+ "command": ["iptables"], "args": ["--version"], "log_path": "iptables.log"}
+EOF
+t0="$(now)"
+if sandbox="$(in_node crictl runp /tmp/sandbox.json 2>&1 | tr -d '\r')" && [[ "${sandbox}" =~ ^[0-9a-f]{64}$ ]]; then
+  ip="$(in_node crictl inspectp "${sandbox}" | jq -r .status.network.ip)"
+  pass "crictl runp: nested pod sandbox ${sandbox:0:12} (cgroup parent ${parent}, CNI IP ${ip}) in $(since "${t0}")s"
+  if cid="$(in_node crictl create "${sandbox}" /tmp/container.json /tmp/sandbox.json 2>&1 | tr -d '\r')" &&
+    in_node crictl start "${cid}" >/dev/null 2>&1; then
+    out=""
+    for _ in $(seq 1 40); do
+      [[ "$(in_node crictl inspect -o go-template --template '{{.status.state}}' "${cid}" 2>/dev/null)" == CONTAINER_EXITED ]] && break
+      sleep 0.25
+    done
+    out="$(in_node crictl logs "${cid}" 2>&1 | tr -d '\r')"
+    code="$(in_node crictl inspect -o go-template --template '{{.status.exitCode}}' "${cid}" 2>/dev/null | tr -d '\r')"
+    if [[ "${code}" == 0 && "${out}" == iptables* ]]; then
+      pass "nested container (kube-proxy image): ${out}"
+    else
+      fail "nested container exited ${code}: ${out}"
+    fi
+  else
+    fail "crictl create/start: ${cid}"
+  fi
+  in_node crictl stopp "${sandbox}" >/dev/null 2>&1 || true
+  in_node crictl rmp "${sandbox}" >/dev/null 2>&1 || true
+else
+  fail "crictl runp: ${sandbox}"
+  in_node journalctl -u containerd --no-pager -n 20 >&2 2>/dev/null || true
+fi
+in_node rm -f /etc/cni/net.d/10-smoke.conflist
