@@ -37,6 +37,8 @@ fail() {
 }
 # in_node CMD...: run CMD in the node container.
 in_node() { kubectl -n "${NS}" exec "${POD}" -- "$@"; }
+# write_in_node PATH: stdin to PATH in the node container.
+write_in_node() { kubectl -n "${NS}" exec -i "${POD}" -- sh -c "cat >'$1'"; }
 now() { date +%s.%N; }
 since() { printf '%.1f' "$(echo "$(now) - $1" | bc)"; }
 
@@ -111,7 +113,8 @@ spec:
     - {name: containerd, mountPath: /var/lib/containerd}
   volumes:
   - name: modules
-    hostPath: {path: /lib/modules, type: Directory}
+    # DirectoryOrCreate: some hosts (this VM: a kernel without modules) have none.
+    hostPath: {path: /lib/modules, type: DirectoryOrCreate}
   - name: run
     emptyDir: {medium: Memory}
   - name: tmp
@@ -203,7 +206,7 @@ if in_node grep -q 'SystemdCgroup = true' /etc/containerd/config.toml; then
 else
   parent="/kubelet/kubepods/besteffort/podsmoke"
 fi
-in_node sh -c 'cat >/etc/cni/net.d/10-smoke.conflist' <<'EOF'
+write_in_node /etc/cni/net.d/10-smoke.conflist <<'EOF'
 {
   "cniVersion": "1.0.0",
   "name": "smoke",
@@ -215,12 +218,12 @@ in_node sh -c 'cat >/etc/cni/net.d/10-smoke.conflist' <<'EOF'
   ]
 }
 EOF
-in_node sh -c 'cat >/tmp/sandbox.json' <<EOF
+write_in_node /tmp/sandbox.json <<EOF
 {"metadata": {"name": "smoke", "namespace": "default", "uid": "smoke-uid", "attempt": 0},
  "hostname": "smoke", "log_directory": "/tmp/smoke-logs",
  "linux": {"cgroup_parent": "${parent}", "security_context": {"namespace_options": {"network": 0}}}}
 EOF
-in_node sh -c 'cat >/tmp/container.json' <<EOF
+write_in_node /tmp/container.json <<EOF
 {"metadata": {"name": "iptables"},
  "image": {"image": "registry.k8s.io/kube-proxy:${KUBE_VERSION}"},
  "command": ["iptables"], "args": ["--version"], "log_path": "iptables.log"}
@@ -253,3 +256,58 @@ else
   in_node journalctl -u containerd --no-pager -n 20 >&2 2>/dev/null || true
 fi
 in_node rm -f /etc/cni/net.d/10-smoke.conflist
+
+# The node's kubelet with the KubeletConfiguration podplane gives
+# `kubeadm join` (see hack/README.md), standalone (no API server): it must
+# accept this cgroup v1 node and run a static pod under its cgroup root.
+write_in_node /tmp/kubelet-smoke.yaml <<'EOF'
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+failCgroupV1: false
+cgroupDriver: systemd
+cgroupRoot: /kubelet
+failSwapOn: false
+oomScoreAdj: 0
+imageGCHighThresholdPercent: 100
+evictionHard: {nodefs.available: "0%", nodefs.inodesFree: "0%", imagefs.available: "0%"}
+containerRuntimeEndpoint: unix:///run/containerd/containerd.sock
+staticPodPath: /tmp/smoke-manifests
+authentication: {anonymous: {enabled: false}, webhook: {enabled: false}}
+authorization: {mode: AlwaysAllow}
+EOF
+in_node mkdir -p /tmp/smoke-manifests
+write_in_node /tmp/smoke-manifests/static.yaml <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: smoke-static, namespace: kube-system}
+spec:
+  hostNetwork: true
+  containers:
+  - name: iptables
+    image: registry.k8s.io/kube-proxy:${KUBE_VERSION}
+    command: ["sh", "-c", "iptables --version; exec sleep 3600"]
+EOF
+t0="$(now)"
+in_node systemd-run --quiet --unit kubelet-smoke /usr/bin/kubelet --config /tmp/kubelet-smoke.yaml >/dev/null
+cid=""
+for _ in $(seq 1 120); do
+  cid="$(in_node crictl ps -q --name iptables --state running 2>/dev/null | tr -d '\r' | head -n1)"
+  [[ -n "${cid}" ]] && break
+  sleep 0.5
+done
+if [[ -n "${cid}" ]]; then
+  pid="$(in_node crictl inspect -o go-template --template '{{.info.pid}}' "${cid}" | tr -d '\r')"
+  cg="$(in_node cat "/proc/${pid}/cgroup" | tr -d '\r' | awk -F: '$2 == "memory" { print $3 }')"
+  driver="$(in_node journalctl -u kubelet-smoke --no-pager -o cat | grep -o 'Using cgroup driver setting received from the CRI runtime.*' | head -n1 || true)"
+  cg_rel="/kubelet${cg#*/kubelet}"
+  if [[ "${cg}" == */kubelet.slice/kubelet-kubepods* || "${cg}" == */kubelet/kubepods/* ]]; then
+    pass "standalone kubelet ran a static pod in $(since "${t0}")s (${driver:-driver from config}; pod cgroup ${cg_rel%/*})"
+  else
+    fail "static pod's cgroup is outside the kubelet's cgroup root: ${cg}"
+  fi
+else
+  fail "standalone kubelet did not run the static pod: $(in_node journalctl -u kubelet-smoke --no-pager -n 15 2>&1)"
+fi
+in_node systemctl stop kubelet-smoke >/dev/null 2>&1 || true
+# shellcheck disable=SC2016 # expands in the node
+in_node sh -c 'crictl stopp $(crictl pods -q) >/dev/null 2>&1; crictl rmp -a >/dev/null 2>&1' || true
