@@ -8,6 +8,12 @@
 #
 #   hack/node-smoke.sh          build/import the image if needed, run the checks
 #   hack/node-smoke.sh --keep   leave the namespace (and the node Pod) running
+#   hack/node-smoke.sh --join NAMESPACE/NAME
+#                               then `kubeadm join` the node to that
+#                               HostedControlPlane (admin kubeconfig from the
+#                               NAME-kubeconfig Secret), give it a bridge CNI
+#                               config, wait for Ready, run a Pod on it
+#                               (options combine: --keep --join tenant-a/demo)
 #
 # Prints "N passed, N failed"; exits non-zero if a check failed. The
 # namespace is deleted at the end (unless --keep), and the Pod's cgroups on
@@ -19,7 +25,19 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "${PODPLANE_HACK_DIR}/lib/oci.sh"
 
 KEEP=""
-[[ "${1:-}" == --keep ]] && KEEP=1
+JOIN=""
+while (($#)); do
+  case "$1" in
+    --keep) KEEP=1 ;;
+    --join)
+      JOIN="${2:-}"
+      [[ "${JOIN}" == */* ]] || die "--join NAMESPACE/NAME"
+      shift
+      ;;
+    *) die "usage: $0 [--keep] [--join NAMESPACE/NAME]" ;;
+  esac
+  shift
+done
 NODE_IMAGE="$(oci_normalize_ref "${PODPLANE_NODE_IMAGE:-kindest/node:${KUBE_VERSION}}")"
 NS="podplane-node-smoke-$$"
 POD=node
@@ -311,3 +329,93 @@ fi
 in_node systemctl stop kubelet-smoke >/dev/null 2>&1 || true
 # shellcheck disable=SC2016 # expands in the node
 in_node sh -c 'crictl stopp $(crictl pods -q) >/dev/null 2>&1; crictl rmp -a >/dev/null 2>&1' || true
+
+# --join: the way podplane joins a worker, against a running HostedControlPlane.
+join_hosted() {
+  local hcp_ns="${JOIN%%/*}" hcp="${JOIN#*/}" admin server endpoint ca_hash token node cidr t0 cm
+  admin="$(kubectl -n "${hcp_ns}" get secret "${hcp}-kubeconfig" -o jsonpath='{.data.value}' 2>/dev/null | base64 -d)" ||
+    true
+  if [[ -z "${admin}" ]]; then
+    fail "--join: no Secret ${hcp_ns}/${hcp}-kubeconfig"
+    return 0
+  fi
+  write_in_node /tmp/admin.conf <<<"${admin}"
+  server="$(in_node kubectl --kubeconfig /tmp/admin.conf config view --minify -o jsonpath='{.clusters[0].cluster.server}')"
+  endpoint="${server#https://}"
+  ca_hash="$(in_node kubectl --kubeconfig /tmp/admin.conf config view --minify --raw \
+    -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d |
+    openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1)"
+  # What `kubeadm init` would have put in the cluster, where the control
+  # plane does not have it yet: the kubelet's configuration (what podplane
+  # must give its workers), kubeadm's, and the bootstrap token RBAC +
+  # cluster-info.
+  write_in_node /tmp/kubeadm-init.yaml <<EOF
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+kubernetesVersion: ${KUBE_VERSION}
+clusterName: ${hcp}
+controlPlaneEndpoint: ${endpoint}
+---
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+cgroupDriver: systemd
+cgroupRoot: /kubelet
+failCgroupV1: false
+failSwapOn: false
+oomScoreAdj: 0
+imageGCHighThresholdPercent: 100
+evictionHard: {nodefs.available: "0%", nodefs.inodesFree: "0%", imagefs.available: "0%"}
+EOF
+  for cm in kube-system/kubeadm-config:"upload-config kubeadm" kube-system/kubelet-config:"upload-config kubelet" \
+    kube-public/cluster-info:bootstrap-token; do
+    if ! in_node kubectl --kubeconfig /tmp/admin.conf -n "${cm%%/*}" get configmap "$(cut -d: -f1 <<<"${cm#*/}")" >/dev/null 2>&1; then
+      log "hosted cluster has no ${cm%%:*}: kubeadm init phase ${cm#*:}"
+      # shellcheck disable=SC2086 # the phase is two words
+      in_node kubeadm init phase ${cm#*:} --config /tmp/kubeadm-init.yaml --kubeconfig /tmp/admin.conf >/dev/null
+    fi
+  done
+  token="$(in_node kubeadm token create --ttl 15m --kubeconfig /tmp/admin.conf | tr -d '\r')"
+  t0="$(now)"
+  # cgroup v1: kubeadm's SystemVerification refuses it unless ignored, even
+  # with failCgroupV1: false in the kubelet's configuration.
+  if out="$(in_node kubeadm join "${endpoint}" --token "${token}" \
+    --discovery-token-ca-cert-hash "sha256:${ca_hash}" \
+    --ignore-preflight-errors=SystemVerification 2>&1)"; then
+    pass "kubeadm join ${endpoint} in $(since "${t0}")s"
+  else
+    fail "kubeadm join: $(tail -n 5 <<<"${out}")"
+    return 0
+  fi
+  node="$(in_node hostname | tr -d '\r')"
+  wait_for "node ${node} with a podCIDR" 30 \
+    in_node kubectl --kubeconfig /tmp/admin.conf get node "${node}" -o jsonpath='{.spec.podCIDR}'
+  cidr="$(in_node kubectl --kubeconfig /tmp/admin.conf get node "${node}" -o jsonpath='{.spec.podCIDR}' 2>/dev/null | tr -d '\r')"
+  write_in_node /etc/cni/net.d/10-bridge.conflist <<EOF
+{"cniVersion": "1.0.0", "name": "bridge", "plugins": [
+ {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": true,
+  "ipam": {"type": "host-local", "ranges": [[{"subnet": "${cidr:-10.244.0.0/24}"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+ {"type": "portmap", "capabilities": {"portMappings": true}}]}
+EOF
+  if in_node kubectl --kubeconfig /tmp/admin.conf wait node "${node}" --for=condition=Ready --timeout=60s >/dev/null 2>&1; then
+    pass "node ${node} Ready in ${JOIN} $(since "${t0}")s after kubeadm join (podCIDR ${cidr:-none})"
+  else
+    fail "node ${node} not Ready: $(in_node kubectl --kubeconfig /tmp/admin.conf get node "${node}" -o jsonpath='{.status.conditions[?(@.type=="Ready")].message}')"
+  fi
+  # shellcheck disable=SC2016 # expands in the Pod
+  in_node kubectl --kubeconfig /tmp/admin.conf run smoke-hello --image "registry.k8s.io/kube-proxy:${KUBE_VERSION}" \
+    --image-pull-policy Never --restart Never --overrides "{\"spec\":{\"nodeName\":\"${node}\"}}" \
+    --command -- sh -c 'echo hello from $(hostname -i)' >/dev/null
+  if in_node kubectl --kubeconfig /tmp/admin.conf wait pod smoke-hello --for=jsonpath='{.status.phase}'=Succeeded --timeout=60s >/dev/null 2>&1; then
+    pass "Pod on the joined node: $(in_node kubectl --kubeconfig /tmp/admin.conf logs smoke-hello | tr -d '\r')"
+  else
+    fail "Pod on the joined node did not succeed: $(in_node kubectl --kubeconfig /tmp/admin.conf get pod smoke-hello -o wide 2>&1 | tail -n1)"
+  fi
+  if [[ -z "${KEEP}" ]]; then
+    in_node kubectl --kubeconfig /tmp/admin.conf delete pod smoke-hello --wait=false >/dev/null 2>&1 || true
+    in_node kubectl --kubeconfig /tmp/admin.conf delete node "${node}" >/dev/null 2>&1 || true
+  fi
+}
+if [[ -n "${JOIN}" ]]; then
+  step "joining the node to HostedControlPlane ${JOIN}"
+  join_hosted
+fi
