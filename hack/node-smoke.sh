@@ -13,7 +13,11 @@
 #                               HostedControlPlane (admin kubeconfig from the
 #                               NAME-kubeconfig Secret), give it a bridge CNI
 #                               config, wait for Ready, run a Pod on it
-#                               (options combine: --keep --join tenant-a/demo)
+#                               (options combine: --keep --join tenant-a/demo).
+#                               Where the hosted cluster lacks kubeadm's
+#                               objects (kubeadm-config, kubelet-config,
+#                               cluster-info + bootstrap RBAC) it creates them
+#                               with `kubeadm init phase` and leaves them.
 #
 # Prints "N passed, N failed"; exits non-zero if a check failed. The
 # namespace is deleted at the end (unless --keep), and the Pod's cgroups on
