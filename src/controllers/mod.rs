@@ -19,6 +19,9 @@ pub const APPLIED_DIGEST: &str = "controlplane.podplane.dev/applied-digest";
 pub struct Context {
     pub client: Client,
     pub recorder: Recorder,
+    /// Digest of the objects last applied inside each hosted cluster, by HostedControlPlane
+    /// uid, so that an unchanged control plane is not written to again.
+    pub hosted_applied: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Context {
@@ -30,6 +33,7 @@ impl Context {
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
+            hosted_applied: Default::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Talking to a hosted cluster's own API server.
 
 pub mod access;
+pub mod bootstrap;
 
 use std::time::Duration;
 

@@ -5,4 +5,5 @@
 
 mod crd;
 mod harness;
+mod join;
 mod operator;

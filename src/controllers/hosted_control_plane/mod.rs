@@ -101,8 +101,13 @@ async fn reconcile_one(hcp: &HostedControlPlane, context: &Context) -> Result<Ac
     // validate + build (pure)
     let required = pki::assets::required(hcp, &observed.extra_api_server_sans());
     let now = time::OffsetDateTime::now_utc();
-    let (certificates, admin_kubeconfig) = match pki::issue(&required, &observed.pki, now) {
+    let (certificates, admin_kubeconfig, ca_pem) = match pki::issue(&required, &observed.pki, now) {
         Ok(issued) => {
+            let ca_pem = issued
+                .secrets
+                .get(&Names::new(&hcp.name_any()).ca_secret())
+                .and_then(|d| d.get(pki::TLS_CERT))
+                .cloned();
             let kubeconfig = issued
                 .secrets
                 .get(&Names::new(&hcp.name_any()).admin_kubeconfig_secret())
@@ -132,7 +137,7 @@ async fn reconcile_one(hcp: &HostedControlPlane, context: &Context) -> Result<Ac
                 };
                 publish(context, hcp, EventType::Normal, "CertificatesIssued", note).await;
             }
-            (Ok(()), kubeconfig)
+            (Ok(()), kubeconfig, ca_pem)
         }
         Err(error @ PkiError::BrokenAuthority { .. }) => {
             let message = error.to_string();
@@ -144,20 +149,30 @@ async fn reconcile_one(hcp: &HostedControlPlane, context: &Context) -> Result<Ac
                 message.clone(),
             )
             .await;
-            (Err(message), None)
+            (Err(message), None, None)
         }
         Err(error) => return Err(error.into()),
     };
 
-    // status
+    // inside the hosted cluster
+    let endpoint = endpoint(hcp, &observed);
     let hosted = match &admin_kubeconfig {
         Some(kubeconfig) => match tenant::client(kubeconfig).await {
-            Ok(hosted) => tenant::readyz(&hosted).await,
+            Ok(hosted) => match tenant::readyz(&hosted).await {
+                Ok(()) => {
+                    if let (Some(endpoint), Some(ca_pem)) = (&endpoint, &ca_pem) {
+                        prepare_for_join(context, hcp, &hosted, endpoint, ca_pem).await;
+                    }
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         },
         None => Err("no admin kubeconfig".into()),
     };
-    let endpoint = endpoint(hcp, &observed);
+
+    // status
     let inputs = status::Inputs {
         hcp,
         deployments: &observed.deployments,
@@ -176,6 +191,49 @@ async fn reconcile_one(hcp: &HostedControlPlane, context: &Context) -> Result<Ac
     } else {
         NOT_READY_RECHECK
     }))
+}
+
+/// Leave in the hosted cluster what `kubeadm join` needs; written only when it changed.
+async fn prepare_for_join(
+    context: &Context,
+    hcp: &HostedControlPlane,
+    hosted: &Client,
+    endpoint: &str,
+    ca_pem: &[u8],
+) {
+    let host_port = endpoint.trim_start_matches("https://");
+    let objects = match tenant::bootstrap::render(hcp, host_port, ca_pem) {
+        Ok(objects) => objects,
+        Err(error) => return warn!(%error, "cannot render the hosted cluster's bootstrap objects"),
+    };
+    let Ok(digest) = apply::digest(&objects) else {
+        return;
+    };
+    let uid = hcp.uid().unwrap_or_default();
+    if context.hosted_applied.lock().expect("not poisoned").get(&uid) == Some(&digest) {
+        return;
+    }
+    match tenant::bootstrap::apply(hosted, &objects, FIELD_MANAGER).await {
+        Ok(()) => {
+            info!("hosted cluster prepared for kubeadm join");
+            context
+                .hosted_applied
+                .lock()
+                .expect("not poisoned")
+                .insert(uid, digest);
+        }
+        Err(error) => {
+            publish(
+                context,
+                hcp,
+                EventType::Warning,
+                "HostedBootstrapFailed",
+                error.clone(),
+            )
+            .await;
+            warn!(%error, "preparing the hosted cluster for kubeadm join failed");
+        }
+    }
 }
 
 /// `https://host:port` where clients reach the API server.

@@ -1,0 +1,149 @@
+//! What `kubeadm init` leaves in a cluster so that a plain `kubeadm join` works:
+//! `cluster-info` for token discovery, the `kubeadm-config` and `kubelet-config`
+//! ConfigMaps, and the bootstrap-token RBAC with CSR auto-approval for new nodes.
+//! Rendered from `addons/kubeadm-bootstrap.yaml.hbs` and applied inside the hosted cluster.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
+use kube::{Api, Client};
+use serde::Serialize;
+
+use crate::api::HostedControlPlane;
+use crate::render::network::dns_service_ip;
+
+const TEMPLATE: &str = include_str!("../../addons/kubeadm-bootstrap.yaml.hbs");
+
+/// Group that kubeadm's default bootstrap tokens authenticate as.
+pub const TOKEN_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
+
+#[derive(Serialize)]
+struct Values {
+    server: String,
+    endpoint: String,
+    ca_data: String,
+    cluster_name: String,
+    version: String,
+    image_repository: String,
+    dns_domain: String,
+    dns_ip: String,
+    pod_cidr: String,
+    service_cidr: String,
+    token_group: &'static str,
+}
+
+/// The objects for `hcp`, whose API server is reached at `endpoint` (`host:port`) and
+/// whose cluster CA is `ca_pem`.
+pub fn render(
+    hcp: &HostedControlPlane,
+    endpoint: &str,
+    ca_pem: &[u8],
+) -> Result<Vec<serde_json::Value>, String> {
+    let network = &hcp.spec.network;
+    let values = Values {
+        server: format!("https://{endpoint}"),
+        endpoint: endpoint.to_string(),
+        ca_data: STANDARD.encode(ca_pem),
+        cluster_name: hcp.name_any_or_default(),
+        version: hcp.spec.version.clone(),
+        image_repository: hcp.spec.image_repository.clone(),
+        dns_domain: network.dns_domain.clone(),
+        dns_ip: dns_service_ip(&network.service_cidr)?.to_string(),
+        pod_cidr: network.pod_cidr.clone(),
+        service_cidr: network.service_cidr.clone(),
+        token_group: TOKEN_GROUP,
+    };
+    let mut registry = handlebars::Handlebars::new();
+    registry.set_strict_mode(true);
+    registry.register_escape_fn(handlebars::no_escape);
+    let text = registry
+        .render_template(TEMPLATE, &values)
+        .map_err(|e| format!("addon template: {e}"))?;
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| serde::Deserialize::deserialize(doc).map_err(|e| format!("addon template output: {e}")))
+        .filter(|doc| !matches!(doc, Ok(serde_json::Value::Null)))
+        .collect()
+}
+
+fn api_resource(kind: &str) -> Option<ApiResource> {
+    Some(match kind {
+        "ConfigMap" => ApiResource::erase::<ConfigMap>(&()),
+        "Role" => ApiResource::erase::<Role>(&()),
+        "RoleBinding" => ApiResource::erase::<RoleBinding>(&()),
+        "ClusterRole" => ApiResource::erase::<ClusterRole>(&()),
+        "ClusterRoleBinding" => ApiResource::erase::<ClusterRoleBinding>(&()),
+        _ => return None,
+    })
+}
+
+/// Server-side apply every object into the hosted cluster behind `client`.
+pub async fn apply(client: &Client, objects: &[serde_json::Value], manager: &str) -> Result<(), String> {
+    for object in objects {
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let resource = api_resource(kind).ok_or_else(|| format!("addon kind {kind} is not supported"))?;
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let api: Api<DynamicObject> = match object["metadata"]["namespace"].as_str() {
+            Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
+            None => Api::all_with(client.clone(), &resource),
+        };
+        api.patch(name, &PatchParams::apply(manager).force(), &Patch::Apply(object))
+            .await
+            .map_err(|e| format!("{kind} {name}: {e}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hcp() -> HostedControlPlane {
+        let mut hcp = HostedControlPlane::new(
+            "demo",
+            serde_json::from_value(serde_json::json!({"version": "v1.36.3"})).unwrap(),
+        );
+        hcp.metadata.namespace = Some("tenant-a".into());
+        hcp
+    }
+
+    #[test]
+    fn renders_what_kubeadm_join_reads() {
+        let objects = render(&hcp(), "demo-kube-apiserver.tenant-a.svc:6443", b"CA").unwrap();
+        let find = |kind: &str, name: &str| {
+            objects
+                .iter()
+                .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+                .unwrap_or_else(|| panic!("{kind} {name} missing"))
+        };
+        let info = find("ConfigMap", "cluster-info")["data"]["kubeconfig"]
+            .as_str()
+            .unwrap();
+        assert!(
+            info.contains("server: https://demo-kube-apiserver.tenant-a.svc:6443"),
+            "{info}"
+        );
+        assert!(info.contains(&format!("certificate-authority-data: {}", STANDARD.encode("CA"))));
+        let kubeadm = find("ConfigMap", "kubeadm-config")["data"]["ClusterConfiguration"]
+            .as_str()
+            .unwrap();
+        assert!(
+            kubeadm.contains("kubernetesVersion: v1.36.3") && kubeadm.contains("podSubnet: 10.244.0.0/16")
+        );
+        let kubelet = find("ConfigMap", "kubelet-config")["data"]["kubelet"]
+            .as_str()
+            .unwrap();
+        let kubelet: serde_json::Value = serde_yaml::from_str(kubelet).unwrap();
+        assert_eq!(kubelet["clusterDNS"][0], "10.96.0.10");
+        assert_eq!(kubelet["cgroupDriver"], "systemd");
+        assert_eq!(kubelet["failCgroupV1"], false);
+        let binding = find("ClusterRoleBinding", "kubeadm:node-autoapprove-bootstrap");
+        assert_eq!(binding["subjects"][0]["name"], TOKEN_GROUP);
+        assert!(
+            objects
+                .iter()
+                .all(|o| api_resource(o["kind"].as_str().unwrap()).is_some())
+        );
+    }
+}
