@@ -6,6 +6,9 @@ pub const DEFAULT_KUBERNETES_VERSION: &str = "v1.36.3";
 /// etcd image tag paired with every supported Kubernetes minor.
 pub const ETCD_IMAGE_TAG: &str = "3.6.8-0";
 
+/// CoreDNS image tag of the hosted clusters' DNS addon (what kubeadm of that release uses).
+pub const COREDNS_VERSION: &str = "v1.14.2";
+
 /// Minor of a version string such as `v1.36.3`, if it has that shape.
 pub fn minor(version: &str) -> Option<u32> {
     let mut parts = version.strip_prefix('v')?.split('.');
@@ -30,6 +33,7 @@ mod tests {
     fn defaults_match_the_images_the_local_cluster_builds() {
         assert_eq!(DEFAULT_KUBERNETES_VERSION, pinned("KUBE_VERSION"));
         assert_eq!(ETCD_IMAGE_TAG, pinned("ETCD_IMAGE_TAG"));
+        assert_eq!(COREDNS_VERSION, pinned("COREDNS_VERSION"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Talking to a hosted cluster's own API server.
 
 pub mod access;
-pub mod bootstrap;
+pub mod addons;
 
 use std::time::Duration;
 

@@ -73,6 +73,26 @@ async fn a_bootstrap_token_can_discover_and_join_the_hosted_cluster() {
         "{kubeconfig}"
     );
 
+    // kube-proxy and cluster DNS wait for nodes, as after `kubeadm init`.
+    let daemon_sets = Api::<k8s_openapi::api::apps::v1::DaemonSet>::namespaced(hosted.clone(), "kube-system");
+    eventually("kube-proxy DaemonSet", Duration::from_secs(30), || async {
+        daemon_sets
+            .get_opt("kube-proxy")
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "missing".to_string())
+    })
+    .await;
+    let dns = Api::<k8s_openapi::api::core::v1::Service>::namespaced(hosted.clone(), "kube-system")
+        .get("kube-dns")
+        .await
+        .expect("kube-dns Service");
+    assert_eq!(dns.spec.unwrap().cluster_ip.as_deref(), Some("10.96.0.10"));
+    Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(hosted.clone(), "kube-system")
+        .get("coredns")
+        .await
+        .expect("CoreDNS Deployment");
+
     // A bootstrap token: the hosted controller-manager signs cluster-info with it.
     let token: Secret = serde_json::from_value(json!({
         "metadata": {"name": format!("bootstrap-token-{TOKEN_ID}"), "namespace": "kube-system"},
@@ -82,7 +102,7 @@ async fn a_bootstrap_token_can_discover_and_join_the_hosted_cluster() {
             "token-secret": TOKEN_SECRET,
             "usage-bootstrap-authentication": "true",
             "usage-bootstrap-signing": "true",
-            "auth-extra-groups": podplane::tenant::bootstrap::TOKEN_GROUP,
+            "auth-extra-groups": podplane::tenant::addons::TOKEN_GROUP,
         },
     }))
     .unwrap();

@@ -202,9 +202,9 @@ async fn prepare_for_join(
     ca_pem: &[u8],
 ) {
     let host_port = endpoint.trim_start_matches("https://");
-    let objects = match tenant::bootstrap::render(hcp, host_port, ca_pem) {
+    let objects = match tenant::addons::render(hcp, host_port, ca_pem) {
         Ok(objects) => objects,
-        Err(error) => return warn!(%error, "cannot render the hosted cluster's bootstrap objects"),
+        Err(error) => return warn!(%error, "cannot render the hosted cluster addons"),
     };
     let Ok(digest) = apply::digest(&objects) else {
         return;
@@ -213,9 +213,9 @@ async fn prepare_for_join(
     if context.hosted_applied.lock().expect("not poisoned").get(&uid) == Some(&digest) {
         return;
     }
-    match tenant::bootstrap::apply(hosted, &objects, FIELD_MANAGER).await {
+    match tenant::addons::apply(hosted, &objects, FIELD_MANAGER).await {
         Ok(()) => {
-            info!("hosted cluster prepared for kubeadm join");
+            info!("hosted cluster addons applied");
             context
                 .hosted_applied
                 .lock()
@@ -223,15 +223,8 @@ async fn prepare_for_join(
                 .insert(uid, digest);
         }
         Err(error) => {
-            publish(
-                context,
-                hcp,
-                EventType::Warning,
-                "HostedBootstrapFailed",
-                error.clone(),
-            )
-            .await;
-            warn!(%error, "preparing the hosted cluster for kubeadm join failed");
+            publish(context, hcp, EventType::Warning, "AddonsFailed", error.clone()).await;
+            warn!(%error, "applying the hosted cluster addons failed");
         }
     }
 }

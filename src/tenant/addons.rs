@@ -1,11 +1,15 @@
-//! What `kubeadm init` leaves in a cluster so that a plain `kubeadm join` works:
-//! `cluster-info` for token discovery, the `kubeadm-config` and `kubelet-config`
-//! ConfigMaps, and the bootstrap-token RBAC with CSR auto-approval for new nodes.
-//! Rendered from `addons/kubeadm-bootstrap.yaml.hbs` and applied inside the hosted cluster.
+//! What `kubeadm init` leaves in a cluster, applied by podplane inside each hosted cluster
+//! from the handlebars templates in `addons/`:
+//! - `kubeadm-bootstrap`: `cluster-info` for token discovery, the `kubeadm-config` and
+//!   `kubelet-config` ConfigMaps, and the bootstrap-token RBAC with CSR auto-approval, so
+//!   that a plain `kubeadm join` works;
+//! - `kube-proxy`: its DaemonSet, configuration and RBAC;
+//! - `coredns`: cluster DNS behind the `kube-dns` Service.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
 use kube::{Api, Client};
@@ -13,8 +17,17 @@ use serde::Serialize;
 
 use crate::api::HostedControlPlane;
 use crate::render::network::dns_service_ip;
+use crate::versions::COREDNS_VERSION;
 
-const TEMPLATE: &str = include_str!("../../addons/kubeadm-bootstrap.yaml.hbs");
+/// Every addon template, in the order they are applied.
+const TEMPLATES: [(&str, &str); 3] = [
+    (
+        "kubeadm-bootstrap",
+        include_str!("../../addons/kubeadm-bootstrap.yaml.hbs"),
+    ),
+    ("kube-proxy", include_str!("../../addons/kube-proxy.yaml.hbs")),
+    ("coredns", include_str!("../../addons/coredns.yaml.hbs")),
+];
 
 /// Group that kubeadm's default bootstrap tokens authenticate as.
 pub const TOKEN_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
@@ -32,6 +45,7 @@ struct Values {
     pod_cidr: String,
     service_cidr: String,
     token_group: &'static str,
+    coredns_version: &'static str,
 }
 
 /// The objects for `hcp`, whose API server is reached at `endpoint` (`host:port`) and
@@ -54,22 +68,34 @@ pub fn render(
         pod_cidr: network.pod_cidr.clone(),
         service_cidr: network.service_cidr.clone(),
         token_group: TOKEN_GROUP,
+        coredns_version: COREDNS_VERSION,
     };
     let mut registry = handlebars::Handlebars::new();
     registry.set_strict_mode(true);
     registry.register_escape_fn(handlebars::no_escape);
-    let text = registry
-        .render_template(TEMPLATE, &values)
-        .map_err(|e| format!("addon template: {e}"))?;
-    serde_yaml::Deserializer::from_str(&text)
-        .map(|doc| serde::Deserialize::deserialize(doc).map_err(|e| format!("addon template output: {e}")))
-        .filter(|doc| !matches!(doc, Ok(serde_json::Value::Null)))
-        .collect()
+    let mut objects = vec![];
+    for (name, template) in TEMPLATES {
+        let text = registry
+            .render_template(template, &values)
+            .map_err(|e| format!("addon {name}: {e}"))?;
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let value: serde_json::Value =
+                serde::Deserialize::deserialize(doc).map_err(|e| format!("addon {name} output: {e}"))?;
+            if !value.is_null() {
+                objects.push(value);
+            }
+        }
+    }
+    Ok(objects)
 }
 
 fn api_resource(kind: &str) -> Option<ApiResource> {
     Some(match kind {
         "ConfigMap" => ApiResource::erase::<ConfigMap>(&()),
+        "ServiceAccount" => ApiResource::erase::<ServiceAccount>(&()),
+        "Service" => ApiResource::erase::<Service>(&()),
+        "Deployment" => ApiResource::erase::<Deployment>(&()),
+        "DaemonSet" => ApiResource::erase::<DaemonSet>(&()),
         "Role" => ApiResource::erase::<Role>(&()),
         "RoleBinding" => ApiResource::erase::<RoleBinding>(&()),
         "ClusterRole" => ApiResource::erase::<ClusterRole>(&()),
@@ -140,6 +166,24 @@ mod tests {
         assert_eq!(kubelet["failCgroupV1"], false);
         let binding = find("ClusterRoleBinding", "kubeadm:node-autoapprove-bootstrap");
         assert_eq!(binding["subjects"][0]["name"], TOKEN_GROUP);
+        let proxy = find("DaemonSet", "kube-proxy");
+        assert_eq!(
+            proxy["spec"]["template"]["spec"]["containers"][0]["image"],
+            "registry.k8s.io/kube-proxy:v1.36.3"
+        );
+        let proxy_config = find("ConfigMap", "kube-proxy")["data"]["kubeconfig.conf"]
+            .as_str()
+            .unwrap();
+        assert!(
+            proxy_config.contains("server: https://demo-kube-apiserver.tenant-a.svc:6443"),
+            "{proxy_config}"
+        );
+        assert_eq!(find("Service", "kube-dns")["spec"]["clusterIP"], "10.96.0.10");
+        let dns = find("Deployment", "coredns");
+        assert_eq!(
+            dns["spec"]["template"]["spec"]["containers"][0]["image"],
+            format!("registry.k8s.io/coredns/coredns:{COREDNS_VERSION}")
+        );
         assert!(
             objects
                 .iter()
