@@ -119,15 +119,7 @@ async fn kubeconfig(name: &str, namespace: Option<String>, internal: bool) -> an
         .await
         .with_context(|| format!("HostedControlPlane {namespace}/{name}"))?;
     let (server, tls_name) = if internal {
-        let names = podplane::names::Names::new(name);
-        (
-            format!(
-                "https://{}:{}",
-                names.api_server_service_host(&namespace),
-                hcp.spec.service.port
-            ),
-            None,
-        )
+        (hcp.in_cluster_server(), None)
     } else {
         podplane::tenant::access::external_server(&client, &hcp, &namespace)
             .await

@@ -9,13 +9,6 @@ pub const ETCD_IMAGE_TAG: &str = "3.6.8-0";
 /// CoreDNS image tag of the hosted clusters' DNS addon (what kubeadm of that release uses).
 pub const COREDNS_VERSION: &str = "v1.14.2";
 
-/// Minor of a version string such as `v1.36.3`, if it has that shape.
-pub fn minor(version: &str) -> Option<u32> {
-    let mut parts = version.strip_prefix('v')?.split('.');
-    let _major = parts.next()?;
-    parts.next()?.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -34,11 +27,5 @@ mod tests {
         assert_eq!(DEFAULT_KUBERNETES_VERSION, pinned("KUBE_VERSION"));
         assert_eq!(ETCD_IMAGE_TAG, pinned("ETCD_IMAGE_TAG"));
         assert_eq!(COREDNS_VERSION, pinned("COREDNS_VERSION"));
-    }
-
-    #[test]
-    fn minor_of_a_release() {
-        assert_eq!(minor("v1.36.3"), Some(36));
-        assert_eq!(minor("1.36.3"), None);
     }
 }

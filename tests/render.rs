@@ -40,15 +40,7 @@ fn component(deployment: &Deployment) -> &str {
 }
 
 fn metadata(child: &Child) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-    match child {
-        Child::Secret(o) => &o.metadata,
-        Child::ConfigMap(o) => &o.metadata,
-        Child::Service(o) => &o.metadata,
-        Child::PersistentVolumeClaim(o) => &o.metadata,
-        Child::Deployment(o) => &o.metadata,
-        Child::PodDisruptionBudget(o) => &o.metadata,
-        Child::Ingress(o) => &o.metadata,
-    }
+    child.kind_and_metadata().1
 }
 
 /// A file a container can read, and the ConfigMap (name, key) it comes from, if any.

@@ -365,6 +365,13 @@ impl HostedControlPlane {
         self.metadata.name.clone().unwrap_or_default()
     }
 
+    /// The API server's URL for Pods of the management cluster: its Service's DNS name.
+    pub fn in_cluster_server(&self) -> String {
+        let names = crate::names::Names::new(&self.name_any_or_default());
+        let host = names.api_server_service_host(&self.namespace_or_default());
+        format!("https://{host}:{}", self.spec.service.port)
+    }
+
     /// `metadata.namespace`, or `default` as kubectl assumes.
     pub fn namespace_or_default(&self) -> String {
         self.metadata

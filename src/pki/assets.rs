@@ -111,11 +111,7 @@ impl Asset {
 pub fn required(hcp: &HostedControlPlane, extra_api_server_sans: &[String]) -> Vec<Asset> {
     let names = Names::new(&hcp.name_any_or_default());
     let namespace = hcp.namespace_or_default();
-    let server = format!(
-        "https://{}:{}",
-        names.api_server_service_host(&namespace),
-        hcp.spec.service.port
-    );
+    let server = hcp.in_cluster_server();
     let cluster_name = names.cluster().to_string();
     let kubeconfig = |secret: String, user: &str, group: Option<&str>| Asset {
         secret,

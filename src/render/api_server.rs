@@ -1,13 +1,11 @@
 //! kube-apiserver: a Deployment of `spec.replicas` Pods.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{
-    ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, ObjectFieldSelector, PodSpec, Volume,
-};
+use k8s_openapi::api::core::v1::{EmptyDirVolumeSource, EnvVar, EnvVarSource, ObjectFieldSelector, Volume};
 
-use super::meta::{Component, selector};
-use super::pod::{self, LIVENESS, READINESS};
-use super::workload::{self, Rollout};
+use super::meta::Component;
+use super::pod;
+use super::workload;
 use super::{etcd, flags, images};
 use crate::api::HostedControlPlane;
 use crate::names::Names;
@@ -126,39 +124,32 @@ pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
         }),
         ..Default::default()
     }]);
-    container.ports = Some(vec![ContainerPort {
-        name: Some("https".into()),
-        container_port: SECURE_PORT,
-        ..Default::default()
-    }]);
+    container.ports = Some(pod::https_port(SECURE_PORT));
     container.volume_mounts = Some(vec![
         pod::read_only_mount("config", CONFIG_DIR),
         pod::writable_mount("tmp", "/tmp"),
     ]);
-    container.startup_probe = Some(pod::http_probe("HTTPS", "/livez", SECURE_PORT, pod::startup(240)));
-    container.readiness_probe = Some(pod::http_probe("HTTPS", "/readyz", SECURE_PORT, READINESS));
-    container.liveness_probe = Some(pod::http_probe("HTTPS", "/livez", SECURE_PORT, LIVENESS));
+    pod::probe(
+        &mut container,
+        pod::Health {
+            scheme: "HTTPS",
+            port: SECURE_PORT,
+            live: "/livez",
+            ready: "/readyz",
+            startup_seconds: 240,
+        },
+    );
     container.resources = Some(pod::resources(spec.resources.as_ref(), "100m", "256Mi"));
-    let pod_spec = PodSpec {
-        containers: vec![container],
-        volumes: Some(vec![
-            config_volume(&names),
-            Volume {
-                name: "tmp".into(),
-                empty_dir: Some(EmptyDirVolumeSource::default()),
-                ..Default::default()
-            },
-        ]),
-        affinity: Some(pod::spread(selector(hcp, Component::ApiServer))),
+    let tmp = Volume {
+        name: "tmp".into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
         ..Default::default()
     };
-    workload::deployment(
+    workload::replicated(
         hcp,
         names.api_server(),
         Component::ApiServer,
-        hcp.spec.replicas,
-        Rollout::Surge,
-        selector(hcp, Component::ApiServer),
-        pod_spec,
+        container,
+        vec![config_volume(&names), tmp],
     )
 }

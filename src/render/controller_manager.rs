@@ -1,11 +1,11 @@
 //! kube-controller-manager: a Deployment with leader election.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ContainerPort, PodSpec, Volume};
+use k8s_openapi::api::core::v1::Volume;
 
-use super::meta::{Component, selector};
-use super::pod::{self, LIVENESS, READINESS};
-use super::workload::{self, Rollout};
+use super::meta::Component;
+use super::pod;
+use super::workload;
 use super::{flags, images};
 use crate::api::HostedControlPlane;
 use crate::names::Names;
@@ -64,39 +64,26 @@ fn config_volume(names: &Names) -> Volume {
 pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
     let names = Names::new(&hcp.name_any_or_default());
     let spec = &hcp.spec.controller_manager;
-    let mut container = pod::container(
-        "kube-controller-manager",
-        images::component(hcp, spec, "kube-controller-manager"),
-        command(hcp),
-    );
-    container.ports = Some(vec![ContainerPort {
-        name: Some("https".into()),
-        container_port: SECURE_PORT,
-        ..Default::default()
-    }]);
+    let image = images::component(hcp, spec, "kube-controller-manager");
+    let mut container = pod::container("kube-controller-manager", image, command(hcp));
+    container.ports = Some(pod::https_port(SECURE_PORT));
     container.volume_mounts = Some(vec![pod::read_only_mount("config", CONFIG_DIR)]);
-    container.startup_probe = Some(pod::http_probe(
-        "HTTPS",
-        "/healthz",
-        SECURE_PORT,
-        pod::startup(240),
-    ));
-    container.readiness_probe = Some(pod::http_probe("HTTPS", "/healthz", SECURE_PORT, READINESS));
-    container.liveness_probe = Some(pod::http_probe("HTTPS", "/healthz", SECURE_PORT, LIVENESS));
+    pod::probe(
+        &mut container,
+        pod::Health {
+            scheme: "HTTPS",
+            port: SECURE_PORT,
+            live: "/healthz",
+            ready: "/healthz",
+            startup_seconds: 240,
+        },
+    );
     container.resources = Some(pod::resources(spec.resources.as_ref(), "50m", "64Mi"));
-    let pod_spec = PodSpec {
-        containers: vec![container],
-        volumes: Some(vec![config_volume(&names)]),
-        affinity: Some(pod::spread(selector(hcp, Component::ControllerManager))),
-        ..Default::default()
-    };
-    workload::deployment(
+    workload::replicated(
         hcp,
         names.controller_manager(),
         Component::ControllerManager,
-        hcp.spec.replicas,
-        Rollout::Surge,
-        selector(hcp, Component::ControllerManager),
-        pod_spec,
+        container,
+        vec![config_volume(&names)],
     )
 }

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{
 };
 
 use super::meta::{Component, ETCD_MEMBER, object_meta, selector};
-use super::pod::{self, LIVENESS, READINESS};
+use super::pod;
 use super::workload::{self, Rollout};
 use super::{flags, images};
 use crate::api::HostedControlPlane;
@@ -150,9 +150,16 @@ pub fn deployment(hcp: &HostedControlPlane, member: usize) -> k8s_openapi::api::
         pod::writable_mount("data", DATA_DIR),
         pod::read_only_mount("pki", PKI_DIR),
     ]);
-    container.startup_probe = Some(pod::http_probe("HTTP", "/livez", METRICS_PORT, pod::startup(120)));
-    container.readiness_probe = Some(pod::http_probe("HTTP", "/readyz", METRICS_PORT, READINESS));
-    container.liveness_probe = Some(pod::http_probe("HTTP", "/livez", METRICS_PORT, LIVENESS));
+    pod::probe(
+        &mut container,
+        pod::Health {
+            scheme: "HTTP",
+            port: METRICS_PORT,
+            live: "/livez",
+            ready: "/readyz",
+            startup_seconds: 120,
+        },
+    );
     container.resources = Some(pod::resources(hcp.spec.etcd.resources.as_ref(), "50m", "64Mi"));
 
     let data = match hcp.spec.etcd.storage {

@@ -21,6 +21,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use crate::api::HostedControlPlane;
@@ -37,6 +38,26 @@ pub enum Child {
     Deployment(Box<Deployment>),
     PodDisruptionBudget(Box<PodDisruptionBudget>),
     Ingress(Box<Ingress>),
+}
+
+impl Child {
+    /// The object's kind and metadata.
+    pub fn kind_and_metadata(&self) -> (&'static str, &ObjectMeta) {
+        fn of<K: k8s_openapi::Resource + k8s_openapi::Metadata<Ty = ObjectMeta>>(
+            k: &K,
+        ) -> (&'static str, &ObjectMeta) {
+            (K::KIND, k.metadata())
+        }
+        match self {
+            Child::Secret(o) => of(o.as_ref()),
+            Child::ConfigMap(o) => of(o.as_ref()),
+            Child::Service(o) => of(o.as_ref()),
+            Child::PersistentVolumeClaim(o) => of(o.as_ref()),
+            Child::Deployment(o) => of(o.as_ref()),
+            Child::PodDisruptionBudget(o) => of(o.as_ref()),
+            Child::Ingress(o) => of(o.as_ref()),
+        }
+    }
 }
 
 /// Every object for `hcp`: Secrets first, then what mounts them.

@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, ConfigMapProjection, Container, HTTPGetAction, KeyToPath, PodAffinityTerm,
-    PodAntiAffinity, PodSecurityContext, Probe, ProjectedVolumeSource, ResourceRequirements, SeccompProfile,
-    SecretProjection, SecurityContext, Volume, VolumeMount, VolumeProjection, WeightedPodAffinityTerm,
+    Affinity, Capabilities, ConfigMapProjection, Container, ContainerPort, HTTPGetAction, KeyToPath,
+    PodAffinityTerm, PodAntiAffinity, PodSecurityContext, Probe, ProjectedVolumeSource, ResourceRequirements,
+    SeccompProfile, SecretProjection, SecurityContext, Volume, VolumeMount, VolumeProjection,
+    WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -57,25 +58,60 @@ pub struct Timing {
 }
 
 /// Startup: check every second for up to `seconds`.
-pub fn startup(seconds: i32) -> Timing {
+fn startup(seconds: i32) -> Timing {
     Timing {
         period: 1,
         failures: seconds,
     }
 }
 /// Readiness: check often, so a Pod turns ready quickly.
-pub const READINESS: Timing = Timing {
+const READINESS: Timing = Timing {
     period: 2,
     failures: 3,
 };
 /// Liveness: restart only after a sustained failure.
-pub const LIVENESS: Timing = Timing {
+const LIVENESS: Timing = Timing {
     period: 10,
     failures: 6,
 };
 
+/// Where a component reports its health, on its own port.
+pub struct Health {
+    pub scheme: &'static str,
+    pub port: i32,
+    /// Checked by the startup and liveness probes.
+    pub live: &'static str,
+    /// Checked by the readiness probe.
+    pub ready: &'static str,
+    /// How long the component may take to start.
+    pub startup_seconds: i32,
+}
+
+/// Startup, readiness and liveness probes of `container` from `health`.
+pub fn probe(container: &mut Container, health: Health) {
+    let Health {
+        scheme,
+        port,
+        live,
+        ready,
+        startup_seconds,
+    } = health;
+    container.startup_probe = Some(http_probe(scheme, live, port, startup(startup_seconds)));
+    container.readiness_probe = Some(http_probe(scheme, ready, port, READINESS));
+    container.liveness_probe = Some(http_probe(scheme, live, port, LIVENESS));
+}
+
+/// The single `https` port of a control-plane component.
+pub fn https_port(port: i32) -> Vec<ContainerPort> {
+    vec![ContainerPort {
+        name: Some("https".into()),
+        container_port: port,
+        ..Default::default()
+    }]
+}
+
 /// An HTTP(S) GET probe on the container's own port.
-pub fn http_probe(scheme: &str, path: &str, port: i32, timing: Timing) -> Probe {
+fn http_probe(scheme: &str, path: &str, port: i32, timing: Timing) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
             scheme: Some(scheme.into()),
@@ -90,19 +126,24 @@ pub fn http_probe(scheme: &str, path: &str, port: i32, timing: Timing) -> Probe 
     }
 }
 
-/// Files projected from one Secret or ConfigMap key into a volume.
-pub struct FileSource {
-    pub secret: Option<String>,
-    pub config_map: Option<String>,
-    pub key: &'static str,
-    pub path: &'static str,
+/// A file projected into a volume from one key of a Secret or a ConfigMap.
+pub enum FileSource {
+    Secret {
+        name: String,
+        key: &'static str,
+        path: &'static str,
+    },
+    ConfigMap {
+        name: String,
+        key: &'static str,
+        path: &'static str,
+    },
 }
 
 /// A file taken from `key` of Secret `secret`, placed at `path` in the volume.
 pub fn secret_file(secret: String, key: &'static str, path: &'static str) -> FileSource {
-    FileSource {
-        secret: Some(secret),
-        config_map: None,
+    FileSource::Secret {
+        name: secret,
         key,
         path,
     }
@@ -110,9 +151,8 @@ pub fn secret_file(secret: String, key: &'static str, path: &'static str) -> Fil
 
 /// A file taken from `key` of ConfigMap `config_map`, placed at `path` in the volume.
 pub fn config_map_file(config_map: String, key: &'static str, path: &'static str) -> FileSource {
-    FileSource {
-        secret: None,
-        config_map: Some(config_map),
+    FileSource::ConfigMap {
+        name: config_map,
         key,
         path,
     }
@@ -120,33 +160,32 @@ pub fn config_map_file(config_map: String, key: &'static str, path: &'static str
 
 /// A projected volume assembling files from several Secrets and ConfigMaps.
 pub fn projected_volume(name: &str, files: Vec<FileSource>) -> Volume {
+    let items = |key: &str, path: &str| {
+        Some(vec![KeyToPath {
+            key: key.into(),
+            path: path.into(),
+            mode: None,
+        }])
+    };
     let sources = files
         .into_iter()
-        .map(|file| {
-            let items = Some(vec![KeyToPath {
-                key: file.key.into(),
-                path: file.path.into(),
-                mode: None,
-            }]);
-            match (file.secret, file.config_map) {
-                (Some(secret), _) => VolumeProjection {
-                    secret: Some(SecretProjection {
-                        name: secret,
-                        items,
-                        optional: Some(false),
-                    }),
-                    ..Default::default()
-                },
-                (None, Some(config_map)) => VolumeProjection {
-                    config_map: Some(ConfigMapProjection {
-                        name: config_map,
-                        items,
-                        optional: Some(false),
-                    }),
-                    ..Default::default()
-                },
-                (None, None) => unreachable!("a file comes from a Secret or a ConfigMap"),
-            }
+        .map(|file| match file {
+            FileSource::Secret { name, key, path } => VolumeProjection {
+                secret: Some(SecretProjection {
+                    name,
+                    items: items(key, path),
+                    optional: Some(false),
+                }),
+                ..Default::default()
+            },
+            FileSource::ConfigMap { name, key, path } => VolumeProjection {
+                config_map: Some(ConfigMapProjection {
+                    name,
+                    items: items(key, path),
+                    optional: Some(false),
+                }),
+                ..Default::default()
+            },
         })
         .collect();
     Volume {

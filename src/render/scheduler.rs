@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, ContainerPort, PodSpec, Volume};
+use k8s_openapi::api::core::v1::{ConfigMap, Volume};
 
-use super::meta::{Component, object_meta, selector};
-use super::pod::{self, LIVENESS, READINESS};
-use super::workload::{self, Rollout};
+use super::meta::{Component, object_meta};
+use super::pod;
+use super::workload;
 use super::{flags, images};
 use crate::api::HostedControlPlane;
 use crate::names::Names;
@@ -70,29 +70,24 @@ pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
         images::component(hcp, spec, "kube-scheduler"),
         command(hcp),
     );
-    container.ports = Some(vec![ContainerPort {
-        name: Some("https".into()),
-        container_port: SECURE_PORT,
-        ..Default::default()
-    }]);
+    container.ports = Some(pod::https_port(SECURE_PORT));
     container.volume_mounts = Some(vec![pod::read_only_mount("config", CONFIG_DIR)]);
-    container.startup_probe = Some(pod::http_probe("HTTPS", "/livez", SECURE_PORT, pod::startup(240)));
-    container.readiness_probe = Some(pod::http_probe("HTTPS", "/readyz", SECURE_PORT, READINESS));
-    container.liveness_probe = Some(pod::http_probe("HTTPS", "/livez", SECURE_PORT, LIVENESS));
+    pod::probe(
+        &mut container,
+        pod::Health {
+            scheme: "HTTPS",
+            port: SECURE_PORT,
+            live: "/livez",
+            ready: "/readyz",
+            startup_seconds: 240,
+        },
+    );
     container.resources = Some(pod::resources(spec.resources.as_ref(), "20m", "32Mi"));
-    let pod_spec = PodSpec {
-        containers: vec![container],
-        volumes: Some(vec![config_volume(&names)]),
-        affinity: Some(pod::spread(selector(hcp, Component::Scheduler))),
-        ..Default::default()
-    };
-    workload::deployment(
+    workload::replicated(
         hcp,
         names.scheduler(),
         Component::Scheduler,
-        hcp.spec.replicas,
-        Rollout::Surge,
-        selector(hcp, Component::Scheduler),
-        pod_spec,
+        container,
+        vec![config_volume(&names)],
     )
 }

@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
-use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::meta::{Component, object_meta};
+use super::meta::{Component, object_meta, selector};
 use super::pod;
 use crate::api::HostedControlPlane;
 
@@ -71,4 +71,30 @@ pub fn deployment(
         }),
         ..Default::default()
     }
+}
+
+/// A Deployment of `spec.replicas` Pods of `component`, each running `container` with
+/// `volumes`: surged rollouts, spread over nodes.
+pub fn replicated(
+    hcp: &HostedControlPlane,
+    name: String,
+    component: Component,
+    container: Container,
+    volumes: Vec<Volume>,
+) -> Deployment {
+    let spec = PodSpec {
+        containers: vec![container],
+        volumes: Some(volumes),
+        affinity: Some(pod::spread(selector(hcp, component))),
+        ..Default::default()
+    };
+    deployment(
+        hcp,
+        name,
+        component,
+        hcp.spec.replicas,
+        Rollout::Surge,
+        selector(hcp, component),
+        spec,
+    )
 }

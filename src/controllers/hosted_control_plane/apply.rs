@@ -34,24 +34,6 @@ pub fn digest<T: Serialize>(object: &T) -> Result<String, Error> {
     Ok(format!("{:x}", Sha256::digest(bytes)))
 }
 
-fn kind_and_name(child: &Child) -> (&'static str, String) {
-    fn of<K: Resource<DynamicType = ()> + OpenApiResource>(k: &K) -> (&'static str, String) {
-        (
-            <K as OpenApiResource>::KIND,
-            k.meta().name.clone().unwrap_or_default(),
-        )
-    }
-    match child {
-        Child::Secret(o) => of(o.as_ref()),
-        Child::ConfigMap(o) => of(o.as_ref()),
-        Child::Service(o) => of(o.as_ref()),
-        Child::PersistentVolumeClaim(o) => of(o.as_ref()),
-        Child::Deployment(o) => of(o.as_ref()),
-        Child::PodDisruptionBudget(o) => of(o.as_ref()),
-        Child::Ingress(o) => of(o.as_ref()),
-    }
-}
-
 async fn apply_one<K>(client: &Client, namespace: &str, mut object: K, digest: String) -> Result<(), Error>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
@@ -87,7 +69,8 @@ pub async fn children(
     let mut applied = Applied::default();
     let mut wanted = BTreeSet::new();
     for child in desired {
-        let (kind, name) = kind_and_name(&child);
+        let (kind, metadata) = child.kind_and_metadata();
+        let name = metadata.name.clone().unwrap_or_default();
         wanted.insert((kind, name.clone()));
         let digest = digest(&child)?;
         match observed.children.get(&(kind, name.clone())) {
@@ -127,37 +110,17 @@ async fn prune(
         {
             continue;
         }
-        let params = DeleteParams::background();
         let result = match *kind {
             k if k == <Deployment as OpenApiResource>::KIND => {
-                Api::<Deployment>::namespaced(client.clone(), namespace)
-                    .delete(name, &params)
-                    .await
-                    .map(|_| ())
+                delete::<Deployment>(client, namespace, name).await
             }
-            k if k == <Service as OpenApiResource>::KIND => {
-                Api::<Service>::namespaced(client.clone(), namespace)
-                    .delete(name, &params)
-                    .await
-                    .map(|_| ())
-            }
-            k if k == <Ingress as OpenApiResource>::KIND => {
-                Api::<Ingress>::namespaced(client.clone(), namespace)
-                    .delete(name, &params)
-                    .await
-                    .map(|_| ())
-            }
+            k if k == <Service as OpenApiResource>::KIND => delete::<Service>(client, namespace, name).await,
+            k if k == <Ingress as OpenApiResource>::KIND => delete::<Ingress>(client, namespace, name).await,
             k if k == <ConfigMap as OpenApiResource>::KIND => {
-                Api::<ConfigMap>::namespaced(client.clone(), namespace)
-                    .delete(name, &params)
-                    .await
-                    .map(|_| ())
+                delete::<ConfigMap>(client, namespace, name).await
             }
             k if k == <PodDisruptionBudget as OpenApiResource>::KIND => {
-                Api::<PodDisruptionBudget>::namespaced(client.clone(), namespace)
-                    .delete(name, &params)
-                    .await
-                    .map(|_| ())
+                delete::<PodDisruptionBudget>(client, namespace, name).await
             }
             // Secrets hold certificates others may still trust: keep them.
             _ => continue,
@@ -169,4 +132,17 @@ async fn prune(
         }
     }
     Ok(())
+}
+
+async fn delete<K>(client: &Client, namespace: &str, name: &str) -> Result<(), kube::Error>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + DeserializeOwned
+        + Clone
+        + std::fmt::Debug,
+{
+    Api::<K>::namespaced(client.clone(), namespace)
+        .delete(name, &DeleteParams::background())
+        .await
+        .map(|_| ())
 }

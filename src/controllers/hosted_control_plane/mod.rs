@@ -235,12 +235,7 @@ fn endpoint(hcp: &HostedControlPlane, observed: &observe::Observed) -> Option<St
         return Some(format!("https://{}:{}", endpoint.host, endpoint.port));
     }
     observed.api_service.as_ref()?;
-    let names = Names::new(&hcp.name_any());
-    Some(format!(
-        "https://{}:{}",
-        names.api_server_service_host(&hcp.namespace().unwrap_or_default()),
-        hcp.spec.service.port
-    ))
+    Some(hcp.in_cluster_server())
 }
 
 /// Patch the status subresource only when it differs from what is stored.
