@@ -18,17 +18,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 CLUSTER="${PODPLANE_HACK_DIR}/cluster.sh"
 BUSYBOX="${BUSYBOX_IMAGE_REF:-podplane.local/test/busybox:1}"
 NS="podplane-smoke-$$"
-PASSED=0
-FAILED=0
 
-pass() {
-  PASSED=$((PASSED + 1))
-  log "PASS: $*"
-}
+# The first failed check ends the run.
 fail() {
-  FAILED=$((FAILED + 1))
-  log "FAIL: $*"
-  echo "${PASSED} passed, ${FAILED} failed"
+  record_failure "$@"
+  check_summary
   exit 1
 }
 
@@ -178,7 +172,7 @@ main() {
   else
     check_cluster
   fi
-  echo "${PASSED} passed, ${FAILED} failed"
+  check_summary
 }
 
 main "$@"

@@ -45,18 +45,9 @@ done
 NODE_IMAGE="$(oci_normalize_ref "${PODPLANE_NODE_IMAGE:-kindest/node:${KUBE_VERSION}}")"
 NS="podplane-node-smoke-$$"
 POD=node
-PASSED=0
-FAILED=0
 POD_UID=""
 
-pass() {
-  PASSED=$((PASSED + 1))
-  log "PASS: $*"
-}
-fail() {
-  FAILED=$((FAILED + 1))
-  log "FAIL: $*"
-}
+fail() { record_failure "$@"; }
 # in_node CMD...: run CMD in the node container.
 in_node() { kubectl -n "${NS}" exec "${POD}" -- "$@"; }
 # write_in_node PATH: stdin to PATH in the node container.
@@ -84,7 +75,7 @@ cleanup() {
       fi
     fi
   fi
-  echo "${PASSED} passed, ${FAILED} failed"
+  check_summary
   if ((FAILED > 0)); then exit 1; fi
   exit "${rc}"
 }

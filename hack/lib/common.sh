@@ -90,3 +90,17 @@ wait_for() {
     sleep 0.5
   done
 }
+
+# Check counters of the smoke scripts: pass MSG / record_failure MSG, then
+# check_summary prints "N passed, N failed".
+PASSED=0
+FAILED=0
+pass() {
+  PASSED=$((PASSED + 1))
+  log "PASS: $*"
+}
+record_failure() {
+  FAILED=$((FAILED + 1))
+  log "FAIL: $*"
+}
+check_summary() { echo "${PASSED} passed, ${FAILED} failed"; }

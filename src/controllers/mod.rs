@@ -5,6 +5,9 @@ pub mod hosted_control_plane;
 
 pub use error::Error;
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 
@@ -19,9 +22,17 @@ pub const APPLIED_DIGEST: &str = "controlplane.podplane.dev/applied-digest";
 pub struct Context {
     pub client: Client,
     pub recorder: Recorder,
-    /// Digest of the objects last applied inside each hosted cluster, by HostedControlPlane
-    /// uid, so that an unchanged control plane is not written to again.
-    pub hosted_applied: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// What is kept about each hosted cluster between reconciles, by HostedControlPlane uid.
+    hosted: Mutex<HashMap<String, HostedCluster>>,
+}
+
+/// A hosted cluster as the operator last reached it.
+struct HostedCluster {
+    /// The admin kubeconfig the client was built from.
+    kubeconfig: String,
+    client: Client,
+    /// Digest of the addons last applied into it, so unchanged addons are not written again.
+    addons_digest: Option<String>,
 }
 
 impl Context {
@@ -33,7 +44,43 @@ impl Context {
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
-            hosted_applied: Default::default(),
+            hosted: Default::default(),
         }
+    }
+
+    fn hosted(&self) -> std::sync::MutexGuard<'_, HashMap<String, HostedCluster>> {
+        self.hosted.lock().expect("no reconcile panics while holding it")
+    }
+
+    /// A client for the hosted cluster of `uid`, reused (with its connections) while the
+    /// admin kubeconfig stays the same.
+    pub async fn hosted_client(&self, uid: &str, kubeconfig: &str) -> Result<Client, String> {
+        if let Some(known) = self.hosted().get(uid).filter(|h| h.kubeconfig == kubeconfig) {
+            return Ok(known.client.clone());
+        }
+        let client = crate::tenant::client(kubeconfig).await?;
+        let entry = HostedCluster {
+            kubeconfig: kubeconfig.to_string(),
+            client: client.clone(),
+            addons_digest: None,
+        };
+        self.hosted().insert(uid.to_string(), entry);
+        Ok(client)
+    }
+
+    /// Whether the addons with `digest` were applied into the hosted cluster of `uid`.
+    pub fn addons_applied(&self, uid: &str, digest: &str) -> bool {
+        self.hosted().get(uid).and_then(|h| h.addons_digest.as_deref()) == Some(digest)
+    }
+
+    pub fn record_addons(&self, uid: &str, digest: String) {
+        if let Some(hosted) = self.hosted().get_mut(uid) {
+            hosted.addons_digest = Some(digest);
+        }
+    }
+
+    /// Drop what is kept about a hosted cluster that is going away.
+    pub fn forget(&self, uid: &str) {
+        self.hosted().remove(uid);
     }
 }

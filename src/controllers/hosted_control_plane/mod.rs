@@ -90,6 +90,7 @@ async fn reconcile(
 async fn reconcile_one(hcp: &HostedControlPlane, context: &Context) -> Result<Action, Error> {
     if hcp.metadata.deletion_timestamp.is_some() {
         // Children carry controller owner references: garbage collection removes them.
+        context.forget(&hcp.uid().unwrap_or_default());
         return Ok(Action::await_change());
     }
     let namespace = hcp.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
@@ -157,7 +158,10 @@ async fn reconcile_one(hcp: &HostedControlPlane, context: &Context) -> Result<Ac
     // inside the hosted cluster
     let endpoint = endpoint(hcp, &observed);
     let hosted = match &admin_kubeconfig {
-        Some(kubeconfig) => match tenant::client(kubeconfig).await {
+        Some(kubeconfig) => match context
+            .hosted_client(&hcp.uid().unwrap_or_default(), kubeconfig)
+            .await
+        {
             Ok(hosted) => match tenant::readyz(&hosted).await {
                 Ok(()) => {
                     if let (Some(endpoint), Some(ca_pem)) = (&endpoint, &ca_pem) {
@@ -210,17 +214,13 @@ async fn prepare_for_join(
         return;
     };
     let uid = hcp.uid().unwrap_or_default();
-    if context.hosted_applied.lock().expect("not poisoned").get(&uid) == Some(&digest) {
+    if context.addons_applied(&uid, &digest) {
         return;
     }
     match tenant::addons::apply(hosted, &objects, FIELD_MANAGER).await {
         Ok(()) => {
             info!("hosted cluster addons applied");
-            context
-                .hosted_applied
-                .lock()
-                .expect("not poisoned")
-                .insert(uid, digest);
+            context.record_addons(&uid, digest);
         }
         Err(error) => {
             publish(context, hcp, EventType::Warning, "AddonsFailed", error.clone()).await;

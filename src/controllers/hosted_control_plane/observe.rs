@@ -108,6 +108,15 @@ fn record<K: Resource<DynamicType = ()> + k8s_openapi::Resource>(
     }
 }
 
+fn secret_data(secret: Secret) -> SecretData {
+    secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect()
+}
+
 /// Read everything the reconcile of `hcp` needs.
 pub async fn observe(client: &Client, hcp: &HostedControlPlane) -> Result<Observed, Error> {
     let namespace = hcp.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
@@ -117,15 +126,10 @@ pub async fn observe(client: &Client, hcp: &HostedControlPlane) -> Result<Observ
     let secrets: Vec<Secret> = list(client, &namespace, &params).await?;
     record(hcp, &mut observed, &secrets);
     for secret in secrets {
-        let data: SecretData = secret
-            .data
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.0))
-            .collect();
-        observed
-            .pki
-            .insert(secret.metadata.name.unwrap_or_default(), data);
+        observed.pki.insert(
+            secret.metadata.name.clone().unwrap_or_default(),
+            secret_data(secret),
+        );
     }
     // A CA written by someone else (e.g. Cluster API) is used as it is.
     let names = Names::new(&hcp.name_any());
@@ -140,19 +144,13 @@ pub async fn observe(client: &Client, hcp: &HostedControlPlane) -> Result<Observ
                 .get_opt(&name)
                 .await?
         {
-            let data = secret
-                .data
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, v.0))
-                .collect();
-            observed.pki.insert(name, data);
+            observed.pki.insert(name, secret_data(secret));
         }
     }
 
-    observed.deployments = list(client, &namespace, &params).await?;
-    let deployments = observed.deployments.clone();
+    let deployments: Vec<Deployment> = list(client, &namespace, &params).await?;
     record(hcp, &mut observed, &deployments);
+    observed.deployments = deployments;
     let services: Vec<Service> = list(client, &namespace, &params).await?;
     record(hcp, &mut observed, &services);
     observed.api_service = services
