@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod controllers;
+pub mod machine;
 pub mod manifest;
 pub mod names;
 pub mod pki;

@@ -105,7 +105,11 @@ async fn run() -> anyhow::Result<()> {
         .await
         .context("connecting to the management cluster")?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "podplane operator starting");
-    podplane::controllers::hosted_control_plane::run(client).await;
+    let context = std::sync::Arc::new(podplane::controllers::Context::new(client));
+    tokio::join!(
+        podplane::controllers::hosted_control_plane::run(context.clone()),
+        podplane::controllers::pod_machine::run(context),
+    );
     Ok(())
 }
 

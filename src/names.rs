@@ -59,6 +59,11 @@ impl Names {
         self.with("kube-scheduler")
     }
 
+    /// PodMachine (and Pod, hostname and Node) of worker `index` from `spec.workers`.
+    pub fn worker(&self, index: usize) -> String {
+        self.with(&format!("worker-{index}"))
+    }
+
     /// Cluster CA (Cluster API name).
     pub fn ca_secret(&self) -> String {
         self.with("ca")

@@ -99,6 +99,27 @@ pub struct HostedControlPlaneSpec {
     /// kube-scheduler settings.
     #[serde(default, skip_serializing_if = "ComponentSpec::is_empty")]
     pub scheduler: ComponentSpec,
+
+    /// Worker nodes podplane creates as PodMachines named `<name>-worker-<index>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<WorkersSpec>,
+}
+
+/// Worker nodes owned by the control plane, for use without Cluster API.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkersSpec {
+    /// Number of worker nodes. Scaling down drains and removes the highest-numbered ones.
+    #[serde(default)]
+    #[x_kube(validation = Rule::new("self >= 0 && self <= 100").message("spec.workers.replicas must be between 0 and 100"))]
+    pub replicas: i32,
+    /// Node image; `kindest/node:<spec.version>` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    pub image: Option<String>,
+    /// Compute resources of each node container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
 }
 
 /// A host and port where the API server can be reached.

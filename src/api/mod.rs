@@ -2,8 +2,10 @@
 
 pub mod conditions;
 pub mod hosted_control_plane;
+pub mod pod_machine;
 
 pub use hosted_control_plane::*;
+pub use pod_machine::*;
 
 /// Group of the control-plane API (Cluster API control-plane contract).
 pub const CONTROLPLANE_GROUP: &str = "controlplane.podplane.dev";
@@ -14,5 +16,9 @@ pub const API_VERSION: &str = "v1alpha1";
 pub fn crds()
 -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> {
     use kube::CustomResourceExt;
-    vec![HostedControlPlane::crd()]
+    vec![
+        HostedControlPlane::crd(),
+        PodMachine::crd(),
+        PodMachineTemplate::crd(),
+    ]
 }

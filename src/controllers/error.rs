@@ -12,6 +12,8 @@ pub enum Error {
     Encode { what: String, source: serde_json::Error },
     #[error("object has no {0}")]
     MissingField(&'static str),
+    #[error("hosted cluster: {0}")]
+    Hosted(String),
 }
 
 impl Error {
@@ -22,6 +24,7 @@ impl Error {
             Error::Pki(_) => "pki",
             Error::Encode { .. } => "encode",
             Error::MissingField(_) => "missing_field",
+            Error::Hosted(_) => "hosted_cluster",
         }
     }
 }

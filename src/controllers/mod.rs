@@ -2,14 +2,17 @@
 
 pub mod error;
 pub mod hosted_control_plane;
+pub mod pod_machine;
 
 pub use error::Error;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Client;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use tracing::warn;
 
 /// Field manager of every server-side apply the operator makes.
 pub const FIELD_MANAGER: &str = "podplane";
@@ -82,5 +85,19 @@ impl Context {
     /// Drop what is kept about a hosted cluster that is going away.
     pub fn forget(&self, uid: &str) {
         self.hosted().remove(uid);
+    }
+
+    /// Publish an Event about `object`; a failure is logged, never fatal.
+    pub async fn publish(&self, object: &ObjectReference, type_: EventType, reason: &str, note: String) {
+        let event = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note.chars().take(1000).collect()),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(error) = self.recorder.publish(&event, object).await {
+            warn!(%error, reason, "could not publish event");
+        }
     }
 }

@@ -15,6 +15,7 @@ pub mod pod;
 pub mod scheduler;
 pub mod secrets;
 pub mod service;
+pub mod workers;
 pub mod workload;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -24,7 +25,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use crate::api::HostedControlPlane;
+use crate::api::{HostedControlPlane, PodMachine};
 use crate::pki::IssuedPki;
 
 /// One object the operator creates for a HostedControlPlane.
@@ -38,6 +39,7 @@ pub enum Child {
     Deployment(Box<Deployment>),
     PodDisruptionBudget(Box<PodDisruptionBudget>),
     Ingress(Box<Ingress>),
+    PodMachine(Box<PodMachine>),
 }
 
 impl Child {
@@ -56,6 +58,7 @@ impl Child {
             Child::Deployment(o) => of(o.as_ref()),
             Child::PodDisruptionBudget(o) => of(o.as_ref()),
             Child::Ingress(o) => of(o.as_ref()),
+            Child::PodMachine(o) => (<PodMachine as k8s_openapi::Resource>::KIND, &o.metadata),
         }
     }
 }
@@ -86,5 +89,10 @@ pub fn all(hcp: &HostedControlPlane, pki: &IssuedPki) -> Vec<Child> {
     if let Some(ingress) = ingress::api_server(hcp) {
         children.push(Child::Ingress(Box::new(ingress)));
     }
+    children.extend(
+        workers::machines(hcp)
+            .into_iter()
+            .map(|m| Child::PodMachine(Box::new(m))),
+    );
     children
 }

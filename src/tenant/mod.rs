@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod addons;
+pub mod nodes;
 
 use std::time::Duration;
 

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::observe::Observed;
+use crate::api::PodMachine;
 use crate::controllers::{APPLIED_DIGEST, Error, FIELD_MANAGER};
 use crate::render::Child;
 
@@ -87,6 +88,7 @@ pub async fn children(
             Child::Deployment(o) => apply_one(client, namespace, *o, digest).await?,
             Child::PodDisruptionBudget(o) => apply_one(client, namespace, *o, digest).await?,
             Child::Ingress(o) => apply_one(client, namespace, *o, digest).await?,
+            Child::PodMachine(o) => apply_one(client, namespace, *o, digest).await?,
         }
         applied.written.push(format!("{kind}/{name}"));
     }
@@ -121,6 +123,10 @@ async fn prune(
             }
             k if k == <PodDisruptionBudget as OpenApiResource>::KIND => {
                 delete::<PodDisruptionBudget>(client, namespace, name).await
+            }
+            // Scaling workers down: the machine drains and removes its Node before it goes.
+            k if k == <PodMachine as OpenApiResource>::KIND => {
+                delete::<PodMachine>(client, namespace, name).await
             }
             // Secrets hold certificates others may still trust: keep them.
             _ => continue,

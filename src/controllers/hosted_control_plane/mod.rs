@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{Instrument, info, info_span, warn};
@@ -34,8 +34,8 @@ const NOT_READY_RECHECK: Duration = Duration::from_secs(2);
 const READY_RECHECK: Duration = Duration::from_secs(300);
 
 /// Run the HostedControlPlane controller until the process is asked to stop.
-pub async fn run(client: Client) {
-    let context = Arc::new(Context::new(client.clone()));
+pub async fn run(context: Arc<Context>) {
+    let client = context.client.clone();
     let ours = watcher::Config::default().labels(&format!("{MANAGED_BY}={MANAGER}"));
     Controller::new(
         Api::<DeserializeGuard<HostedControlPlane>>::all(client.clone()),
@@ -297,14 +297,5 @@ async fn announce_transitions(
 }
 
 async fn publish(context: &Context, hcp: &HostedControlPlane, type_: EventType, reason: &str, note: String) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note.chars().take(1000).collect()),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(error) = context.recorder.publish(&event, &hcp.object_ref(&())).await {
-        warn!(%error, reason, "could not publish event");
-    }
+    context.publish(&hcp.object_ref(&()), type_, reason, note).await;
 }

@@ -11,7 +11,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use super::super::{APPLIED_DIGEST, Error};
-use crate::api::HostedControlPlane;
+use crate::api::{HostedControlPlane, PodMachine};
 use crate::names::Names;
 use crate::pki::{SecretData, SecretSet};
 use crate::render::meta::{INSTANCE, MANAGED_BY, MANAGER};
@@ -35,6 +35,8 @@ pub struct Observed {
     pub deployments: Vec<Deployment>,
     pub pods: Vec<Pod>,
     pub api_service: Option<Service>,
+    /// Worker machines from `spec.workers`.
+    pub machines: Vec<PodMachine>,
 }
 
 impl Observed {
@@ -165,5 +167,8 @@ pub async fn observe(client: &Client, hcp: &HostedControlPlane) -> Result<Observ
     let ingresses: Vec<Ingress> = list(client, &namespace, &params).await?;
     record(hcp, &mut observed, &ingresses);
     observed.pods = list(client, &namespace, &params).await?;
+    let machines: Vec<PodMachine> = list(client, &namespace, &params).await?;
+    record(hcp, &mut observed, &machines);
+    observed.machines = machines;
     Ok(observed)
 }

@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::conditions::*;
 use crate::api::{HostedControlPlane, HostedControlPlaneStatus, Initialization};
@@ -22,24 +22,6 @@ pub struct Inputs<'a> {
     /// URL of the API server, once known.
     pub endpoint: Option<String>,
     pub now: Time,
-}
-
-fn condition(
-    type_: &str,
-    ok: bool,
-    reason: &str,
-    message: String,
-    generation: Option<i64>,
-    now: &Time,
-) -> Condition {
-    Condition {
-        type_: type_.into(),
-        status: if ok { "True" } else { "False" }.into(),
-        reason: reason.into(),
-        message,
-        observed_generation: generation,
-        last_transition_time: now.clone(),
-    }
 }
 
 fn available(deployment: &Deployment) -> i32 {
@@ -233,13 +215,10 @@ pub fn compute(inputs: &Inputs, previous: Option<&HostedControlPlaneStatus>) -> 
         controller_manager,
         scheduler,
     ];
-    for c in &mut conditions {
-        if let Some(old) = previous.and_then(|p| p.conditions.iter().find(|o| o.type_ == c.type_))
-            && old.status == c.status
-        {
-            c.last_transition_time = old.last_transition_time.clone();
-        }
-    }
+    keep_transition_times(
+        &mut conditions,
+        previous.map(|p| p.conditions.as_slice()).unwrap_or_default(),
+    );
     HostedControlPlaneStatus {
         ready: is_ready,
         initialized,
@@ -270,6 +249,7 @@ mod tests {
     use super::*;
     use k8s_openapi::api::apps::v1::DeploymentStatus;
     use k8s_openapi::api::core::v1::{ContainerState, ContainerStateWaiting, ContainerStatus, PodStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use std::collections::BTreeMap;
 

@@ -1,0 +1,210 @@
+//! The machine's Pod: created once, reported when lost, recreated only when the spec says so.
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
+use kube::api::{DeleteParams, PostParams};
+use kube::runtime::events::EventType;
+
+use super::Machine;
+use super::status::PodState;
+use crate::api::HostedControlPlane;
+use crate::api::conditions::POD_RUNNING;
+use crate::controllers::Error;
+use crate::machine::{self, NODE_CONTAINER};
+
+/// The Pod with its node container running, or where it stands (with the Pod's uid).
+pub type Ensured = Result<Pod, (PodState, Option<String>)>;
+
+fn owned_by(pod: &Pod, machine: &Machine<'_>) -> bool {
+    let uid = machine.object.uid();
+    pod.owner_references()
+        .iter()
+        .any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref())
+}
+
+fn failed(pod: &Pod) -> Option<String> {
+    let status = pod.status.as_ref()?;
+    let phase = status.phase.as_deref()?;
+    (phase == "Failed" || phase == "Succeeded").then(|| {
+        let why = [status.reason.as_deref(), status.message.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(": ");
+        format!("Pod {} ended with phase {phase}. {why}", pod.name_any())
+            .trim_end()
+            .to_string()
+    })
+}
+
+/// The node container's state when it is not running: (reason, message).
+fn not_running(pod: &Pod) -> Option<(String, String)> {
+    let status = pod.status.as_ref();
+    let statuses = status.and_then(|s| s.init_container_statuses.iter().flatten().next().cloned());
+    if let Some(init) = statuses
+        && let Some(waiting) = init.state.as_ref().and_then(|s| s.waiting.as_ref())
+        && waiting.reason.as_deref() != Some("PodInitializing")
+    {
+        let reason = waiting.reason.clone().unwrap_or_else(|| "Waiting".into());
+        return Some((
+            reason.clone(),
+            format!(
+                "init container {}: {reason}: {}",
+                init.name,
+                waiting.message.clone().unwrap_or_default()
+            ),
+        ));
+    }
+    let node = status
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|c| c.iter().find(|c| c.name == NODE_CONTAINER));
+    match node.and_then(|c| c.state.as_ref()) {
+        Some(state) if state.running.is_some() => None,
+        Some(state) => {
+            let (reason, message) = match (&state.waiting, &state.terminated) {
+                (Some(w), _) => (w.reason.clone(), w.message.clone()),
+                (_, Some(t)) => (t.reason.clone(), t.message.clone()),
+                _ => (None, None),
+            };
+            let reason = reason.unwrap_or_else(|| "ContainerCreating".into());
+            let image = node.map(|c| c.image.clone()).unwrap_or_default();
+            Some((
+                reason.clone(),
+                format!(
+                    "node container ({image}): {reason} {}",
+                    message.unwrap_or_default()
+                )
+                .trim_end()
+                .to_string(),
+            ))
+        }
+        None => Some((
+            "PodScheduling".into(),
+            format!("Pod {} is not running yet", pod.name_any()),
+        )),
+    }
+}
+
+/// Make sure the machine's Pod exists and its node container runs.
+pub async fn ensure(machine: &Machine<'_>, hcp: &HostedControlPlane) -> Result<Ensured, Error> {
+    let spec = &machine.object.spec.template;
+    let had_pod = machine.object.status.as_ref().and_then(|s| s.pod_uid.clone());
+    let existing = machine.pods.get_opt(&machine.name).await?;
+    let pod = match existing {
+        Some(pod) if !owned_by(&pod, machine) => {
+            return Ok(Err((
+                PodState::Refused(format!(
+                    "a Pod named {} exists that this machine does not own: delete or rename it",
+                    machine.name
+                )),
+                None,
+            )));
+        }
+        Some(pod) if pod.metadata.deletion_timestamp.is_some() => {
+            return Ok(Err((
+                PodState::Starting {
+                    reason: "Terminating".into(),
+                    message: format!("Pod {} is terminating", machine.name),
+                },
+                pod.uid(),
+            )));
+        }
+        Some(pod) => pod,
+        None => return create(machine, hcp, had_pod).await,
+    };
+    if let Some(why) = failed(&pod) {
+        if spec.recreate_pod {
+            machine
+                .pods
+                .delete(&machine.name, &DeleteParams::default())
+                .await?;
+            machine
+                .publish(
+                    EventType::Normal,
+                    "RecreatingPod",
+                    format!("{why}; spec.recreatePod is set"),
+                )
+                .await;
+            return Ok(Err((
+                PodState::Starting {
+                    reason: "Recreating".into(),
+                    message: why,
+                },
+                pod.uid(),
+            )));
+        }
+        let message = format!("{why}. Set spec.recreatePod: true to get a new Pod, or delete the PodMachine");
+        if !machine.reported(POD_RUNNING, "PodLost") {
+            machine
+                .publish(EventType::Warning, "PodLost", message.clone())
+                .await;
+        }
+        return Ok(Err((PodState::Lost(message), pod.uid())));
+    }
+    Ok(match not_running(&pod) {
+        None => Ok(pod),
+        Some((reason, message)) => Err((PodState::Starting { reason, message }, pod.uid())),
+    })
+}
+
+async fn create(
+    machine: &Machine<'_>,
+    hcp: &HostedControlPlane,
+    had_pod: Option<String>,
+) -> Result<Ensured, Error> {
+    if let Some(uid) = had_pod
+        && !machine.object.spec.template.recreate_pod
+    {
+        let message = format!(
+            "Pod {} (uid {uid}) is gone. Set spec.recreatePod: true to get a new Pod, or delete the PodMachine",
+            machine.name
+        );
+        if !machine.reported(POD_RUNNING, "PodLost") {
+            machine
+                .publish(EventType::Warning, "PodLost", message.clone())
+                .await;
+        }
+        return Ok(Err((PodState::Lost(message), None)));
+    }
+    let pod = machine::pod::pod(machine.object, hcp);
+    match machine.pods.create(&PostParams::default(), &pod).await {
+        Ok(created) => {
+            let image = machine::pod::image(machine.object, hcp);
+            machine
+                .publish(
+                    EventType::Normal,
+                    "PodCreated",
+                    format!("created Pod {} from {image}", machine.name),
+                )
+                .await;
+            Ok(Err((
+                PodState::Starting {
+                    reason: "ContainerCreating".into(),
+                    message: format!("Pod {} created", machine.name),
+                },
+                created.uid(),
+            )))
+        }
+        Err(kube::Error::Api(e)) if e.code == 403 || e.code == 422 => {
+            let hint = if e.message.contains("PodSecurity") {
+                format!(
+                    ". Worker Pods are privileged: label the namespace with pod-security.kubernetes.io/enforce=privileged (kubectl label namespace {} pod-security.kubernetes.io/enforce=privileged --overwrite)",
+                    machine.namespace
+                )
+            } else {
+                String::new()
+            };
+            let message = format!(
+                "the management cluster refused Pod {}: {}{hint}",
+                machine.name, e.message
+            );
+            if !machine.reported(POD_RUNNING, "PodRefused") {
+                machine
+                    .publish(EventType::Warning, "PodRefused", message.clone())
+                    .await;
+            }
+            Ok(Err((PodState::Refused(message), None)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,179 @@
+//! A PodMachine's status, computed from what one reconcile found out.
+
+use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::api::conditions::*;
+use crate::api::{MachineAddress, MachineInitialization, NodeReference, PodMachine, PodMachineStatus};
+
+/// Where the machine's Pod stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PodState {
+    Running,
+    /// Created or starting; reason and message from the kubelet when it has one.
+    Starting {
+        reason: String,
+        message: String,
+    },
+    /// Refused by the management cluster (Pod Security, quota, ...).
+    Refused(String),
+    /// Gone or failed, and `recreatePod` is off.
+    Lost(String),
+    /// Not looked at: the machine waits for something else first.
+    Unknown(String),
+}
+
+/// Where the join stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JoinState {
+    Joined,
+    Waiting { reason: &'static str, message: String },
+    Failed(String),
+}
+
+/// What one reconcile found out.
+pub struct Observed<'a> {
+    pub pod: PodState,
+    pub pod_uid: Option<String>,
+    pub pod_ip: Option<String>,
+    pub join: JoinState,
+    pub node: Option<&'a Node>,
+    pub now: Time,
+}
+
+fn node_ready(node: &Node) -> (bool, String, String) {
+    let ready = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
+    match ready {
+        Some(c) => (
+            c.status == "True",
+            c.reason.clone().unwrap_or_else(|| "KubeletReady".into()),
+            c.message.clone().unwrap_or_default(),
+        ),
+        None => (
+            false,
+            "NodeStarting".into(),
+            "the kubelet has not reported yet".into(),
+        ),
+    }
+}
+
+fn addresses(node: Option<&Node>, pod_ip: Option<&str>) -> Vec<MachineAddress> {
+    let mut addresses: Vec<MachineAddress> = node
+        .and_then(|n| n.status.as_ref())
+        .and_then(|s| s.addresses.as_ref())
+        .map(|list| {
+            list.iter()
+                .map(|a| MachineAddress {
+                    type_: a.type_.clone(),
+                    address: a.address.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(ip) = pod_ip
+        && !addresses.iter().any(|a| a.address == ip)
+    {
+        addresses.push(MachineAddress {
+            type_: "InternalIP".into(),
+            address: ip.into(),
+        });
+    }
+    addresses
+}
+
+pub fn compute(machine: &PodMachine, observed: &Observed) -> PodMachineStatus {
+    let generation = machine.metadata.generation;
+    let now = &observed.now;
+    let previous = machine.status.clone().unwrap_or_default();
+    let pod = match &observed.pod {
+        PodState::Running => condition(
+            POD_RUNNING,
+            true,
+            "Running",
+            "the node container runs".into(),
+            generation,
+            now,
+        ),
+        PodState::Starting { reason, message } => {
+            condition(POD_RUNNING, false, reason, message.clone(), generation, now)
+        }
+        PodState::Refused(message) => {
+            condition(POD_RUNNING, false, "PodRefused", message.clone(), generation, now)
+        }
+        PodState::Lost(message) => condition(POD_RUNNING, false, "PodLost", message.clone(), generation, now),
+        PodState::Unknown(message) => {
+            condition(POD_RUNNING, false, "Waiting", message.clone(), generation, now)
+        }
+    };
+    let joined = match &observed.join {
+        JoinState::Joined => {
+            let name = observed
+                .node
+                .and_then(|n| n.metadata.name.clone())
+                .unwrap_or_default();
+            condition(
+                NODE_JOINED,
+                true,
+                "Joined",
+                format!("joined as Node {name}"),
+                generation,
+                now,
+            )
+        }
+        JoinState::Waiting { reason, message } => {
+            condition(NODE_JOINED, false, reason, message.clone(), generation, now)
+        }
+        JoinState::Failed(message) => {
+            condition(NODE_JOINED, false, "JoinFailed", message.clone(), generation, now)
+        }
+    };
+    let node = match observed.node {
+        Some(node) => {
+            let (ok, reason, message) = node_ready(node);
+            condition(NODE_READY, ok, &reason, message, generation, now)
+        }
+        None => condition(
+            NODE_READY,
+            false,
+            "NoNode",
+            "the machine has no Node yet".into(),
+            generation,
+            now,
+        ),
+    };
+    let parts = [&pod, &joined, &node];
+    let ready = match parts.iter().find(|c| c.status != "True") {
+        Some(failing) => condition(
+            READY,
+            false,
+            &failing.reason,
+            format!("{} is False: {}", failing.type_, failing.message),
+            generation,
+            now,
+        ),
+        None => condition(READY, true, "Ready", "the Node is Ready".into(), generation, now),
+    };
+    let is_ready = ready.status == "True";
+    let mut conditions = vec![ready, pod, joined, node];
+    keep_transition_times(&mut conditions, &previous.conditions);
+    let node_ref = observed.node.map(|n| NodeReference {
+        name: n.metadata.name.clone().unwrap_or_default(),
+        uid: n.metadata.uid.clone(),
+    });
+    PodMachineStatus {
+        ready: is_ready,
+        initialization: Some(MachineInitialization {
+            provisioned: previous.initialization.is_some_and(|i| i.provisioned)
+                || observed.join == JoinState::Joined,
+        }),
+        addresses: addresses(observed.node, observed.pod_ip.as_deref()),
+        node_ref,
+        pod_uid: observed.pod_uid.clone().or(previous.pod_uid),
+        observed_generation: generation,
+        conditions,
+    }
+}
