@@ -7,6 +7,9 @@ use super::token::BootstrapToken;
 const JOIN_SCRIPT: &str = include_str!("join.sh");
 const NETWORK_SCRIPT: &str = include_str!("network.sh");
 
+/// Where the node's network loop finds its kubeconfig (see `network.sh`).
+pub const NETWORK_KUBECONFIG: &str = "/etc/podplane/network.kubeconfig";
+
 /// kubeadm's check that cannot pass on a cgroup v1 host, even with the kubelet's
 /// `failCgroupV1: false` (which the cluster's kubelet-config sets).
 const IGNORED_PREFLIGHT_ERRORS: [&str; 1] = ["SystemVerification"];
@@ -63,6 +66,34 @@ impl Join<'_> {
             NETWORK_SCRIPT.into(),
         ]
     }
+}
+
+/// The network loop's kubeconfig: the ServiceAccount `token`, trusting `ca_pem`.
+pub fn network_kubeconfig(server: &str, ca_pem: &[u8], token: &str) -> String {
+    use base64::Engine;
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "hosted", "cluster": {
+            "server": server,
+            "certificate-authority-data": base64::engine::general_purpose::STANDARD.encode(ca_pem),
+        }}],
+        "users": [{"name": "podplane-node-network", "user": {"token": token}}],
+        "contexts": [{"name": "hosted", "context": {"cluster": "hosted", "user": "podplane-node-network"}}],
+        "current-context": "hosted",
+    });
+    serde_yaml::to_string(&config).expect("JSON values serialize as YAML")
+}
+
+/// The command that writes stdin to `path`, readable by root only.
+pub fn write_file_command(path: &str) -> Vec<String> {
+    vec![
+        "sh".into(),
+        "-c".into(),
+        "umask 077; mkdir -p \"$(dirname \"$1\")\" && cat >\"$1\"".into(),
+        "write".into(),
+        path.into(),
+    ]
 }
 
 /// `sha256:<hex>` of the SubjectPublicKeyInfo of the CA certificate in `ca_pem`: what

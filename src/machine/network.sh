@@ -1,6 +1,7 @@
 #!/bin/sh
 # podplane-network NODE CLUSTER_POD_CIDR
-# Keeps this node's Pod network in line with the cluster's Nodes, every 5 seconds:
+# Keeps this node's Pod network in line with the cluster's Nodes, every 5 seconds
+# (reading them with the kube-system/podplane-node-network ServiceAccount's token):
 # - a bridge CNI configuration for the node's spec.podCIDR (once it has one);
 # - a route to every other node's podCIDR via that node's InternalIP (worker Pods
 #   share one L2 segment in the management cluster);
@@ -12,8 +13,7 @@ conf=/etc/cni/net.d/10-podplane.conflist
 # Routes podplane manages carry this routing protocol number.
 proto=77
 while :; do
-  if [ -s /etc/kubernetes/kubelet.conf ] &&
-    nodes="$(kubectl --kubeconfig /etc/kubernetes/kubelet.conf get nodes -o \
+  if nodes="$(kubectl --kubeconfig /etc/podplane/network.kubeconfig get nodes -o \
       jsonpath='{range .items[*]}{.metadata.name} {.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}' 2>/dev/null)"; then
     own="$(printf '%s\n' "${nodes}" | awk -v n="${node}" '$1 == n { print $2 }')"
     if [ -n "${own}" ] && ! grep -qsF "\"${own}\"" "${conf}"; then

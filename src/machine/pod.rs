@@ -4,9 +4,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Affinity, Container, EmptyDirVolumeSource, ExecAction, HostPathVolumeSource, Lifecycle, LifecycleHandler,
-    Pod, PodAffinityTerm, PodAntiAffinity, PodSpec, SecurityContext, Volume, VolumeMount,
-    WeightedPodAffinityTerm,
+    Affinity, Container, EmptyDirVolumeSource, HostPathVolumeSource, Pod, PodAffinityTerm, PodAntiAffinity,
+    PodSpec, SecurityContext, Volume, VolumeMount, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
 use kube::{Resource, ResourceExt};
@@ -141,21 +140,7 @@ pub fn pod(machine: &PodMachine, hcp: &HostedControlPlane) -> Pod {
             ..Default::default()
         }),
         resources: spec.resources.clone(),
-        // systemd halts on SIGRTMIN+3 (kind stops nodes with it); SIGTERM would only make
-        // it re-execute, so without this every Pod deletion waits out the grace period.
-        lifecycle: Some(Lifecycle {
-            pre_stop: Some(LifecycleHandler {
-                exec: Some(ExecAction {
-                    command: Some(vec![
-                        "bash".into(),
-                        "-c".into(),
-                        "kill -s SIGRTMIN+3 1; sleep 60".into(),
-                    ]),
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
+        // Stopping relies on the image's StopSignal (SIGRTMIN+3 in kind's images: systemd halts).
         volume_mounts: Some(vec![
             mount("modules", "/lib/modules", true),
             mount("run", "/run", false),

@@ -4,12 +4,13 @@
 //!   `kubelet-config` ConfigMaps, and the bootstrap-token RBAC with CSR auto-approval, so
 //!   that a plain `kubeadm join` works;
 //! - `kube-proxy`: its DaemonSet, configuration and RBAC;
-//! - `coredns`: cluster DNS behind the `kube-dns` Service.
+//! - `coredns`: cluster DNS behind the `kube-dns` Service;
+//! - `node-network`: the identity worker nodes' network loop reads the Node list with.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
 use kube::{Api, Client};
@@ -20,14 +21,18 @@ use crate::render::network::dns_service_ip;
 use crate::versions::COREDNS_VERSION;
 
 /// Every addon template, in the order they are applied.
-const TEMPLATES: [(&str, &str); 3] = [
+const TEMPLATES: [(&str, &str); 4] = [
     (
         "kubeadm-bootstrap",
         include_str!("../../addons/kubeadm-bootstrap.yaml.hbs"),
     ),
     ("kube-proxy", include_str!("../../addons/kube-proxy.yaml.hbs")),
     ("coredns", include_str!("../../addons/coredns.yaml.hbs")),
+    ("node-network", include_str!("../../addons/node-network.yaml.hbs")),
 ];
+
+/// The Secret holding the token of worker nodes' network loop (`kube-system`).
+pub const NODE_NETWORK_TOKEN: &str = "podplane-node-network-token";
 
 /// Group that kubeadm's default bootstrap tokens authenticate as.
 pub const TOKEN_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
@@ -92,6 +97,7 @@ pub fn render(
 fn api_resource(kind: &str) -> Option<ApiResource> {
     Some(match kind {
         "ConfigMap" => ApiResource::erase::<ConfigMap>(&()),
+        "Secret" => ApiResource::erase::<Secret>(&()),
         "ServiceAccount" => ApiResource::erase::<ServiceAccount>(&()),
         "Service" => ApiResource::erase::<Service>(&()),
         "Deployment" => ApiResource::erase::<Deployment>(&()),

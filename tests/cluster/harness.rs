@@ -29,11 +29,20 @@ pub struct TestNamespace {
 
 impl TestNamespace {
     pub async fn new(prefix: &str) -> Self {
+        Self::with_pod_security(prefix, None).await
+    }
+
+    /// A namespace whose Pod Security `enforce` level is `level` (worker Pods need privileged).
+    pub async fn with_pod_security(prefix: &str, level: Option<&str>) -> Self {
         let client = client().await;
         let suffix: u32 = rand_suffix();
         let name = format!("{prefix}-{suffix:08x}");
+        let mut labels = serde_json::json!({"podplane.dev/test": "true"});
+        if let Some(level) = level {
+            labels["pod-security.kubernetes.io/enforce"] = level.into();
+        }
         let namespace: Namespace = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": name, "labels": {"podplane.dev/test": "true"}}
+            "metadata": {"name": name, "labels": labels}
         }))
         .unwrap();
         Api::<Namespace>::all(client.clone())

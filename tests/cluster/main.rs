@@ -7,3 +7,4 @@ mod crd;
 mod harness;
 mod join;
 mod operator;
+mod workers;

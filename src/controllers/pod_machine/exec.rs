@@ -47,7 +47,8 @@ pub async fn run(
                 .write_all(input.as_bytes())
                 .await
                 .map_err(|e| format!("exec stdin: {e}"))?;
-            drop(writer);
+            // Shutdown, not drop, is what ends the stream: the command then reads EOF.
+            writer.shutdown().await.map_err(|e| format!("exec stdin: {e}"))?;
         }
         let mut stdout = process.stdout();
         let mut stderr = process.stderr();

@@ -11,11 +11,12 @@ use kube::{Api, Client, ResourceExt};
 use super::status::JoinState;
 use super::{Machine, exec};
 use crate::api::{HostedControlPlane, provider_id};
-use crate::machine::join::{Join, ca_cert_hash};
+use crate::machine::join::{Join, NETWORK_KUBECONFIG, ca_cert_hash, network_kubeconfig, write_file_command};
 use crate::machine::token::{BootstrapToken, TOKEN_LIFETIME};
 use crate::machine::{JOINED_CONTAINER, NODE_CONTAINER};
 use crate::names::Names;
 use crate::pki::TLS_CERT;
+use crate::tenant::addons::NODE_NETWORK_TOKEN;
 use crate::tenant::nodes;
 
 /// How long one check for a booted systemd may take; the reconcile checks again later.
@@ -134,6 +135,7 @@ async fn join(machine: &Machine<'_>, hcp: &HostedControlPlane, hosted: &Client) 
         .and_then(|s| s.data)
         .and_then(|d: BTreeMap<_, _>| d.get(TLS_CERT).map(|v| v.0.clone()))
         .ok_or_else(|| format!("Secret {ca_secret} has no {TLS_CERT}"))?;
+    network_credentials(machine, hcp, hosted, &ca_pem).await?;
     let token = BootstrapToken::generate()?;
     let expiration = k8s_openapi::jiff::Timestamp::now()
         + k8s_openapi::jiff::SignedDuration::try_from(TOKEN_LIFETIME).expect("15 minutes fit");
@@ -164,4 +166,34 @@ async fn join(machine: &Machine<'_>, hcp: &HostedControlPlane, hosted: &Client) 
         return Err(format!("kubeadm join failed: {}", output.tail(6)));
     }
     removed
+}
+
+/// Give the node's network loop its kubeconfig (the podplane-node-network token).
+async fn network_credentials(
+    machine: &Machine<'_>,
+    hcp: &HostedControlPlane,
+    hosted: &Client,
+    ca_pem: &[u8],
+) -> Result<(), String> {
+    let token = Api::<Secret>::namespaced(hosted.clone(), "kube-system")
+        .get_opt(NODE_NETWORK_TOKEN)
+        .await
+        .map_err(|e| format!("reading kube-system/{NODE_NETWORK_TOKEN} in the hosted cluster: {e}"))?
+        .and_then(|s| s.data)
+        .and_then(|d| d.get("token").map(|t| String::from_utf8_lossy(&t.0).into_owned()))
+        .ok_or_else(|| format!("kube-system/{NODE_NETWORK_TOKEN} in the hosted cluster has no token yet"))?;
+    let kubeconfig = network_kubeconfig(&hcp.in_cluster_server(), ca_pem, &token);
+    let output = exec::run(
+        &machine.pods,
+        &machine.name,
+        write_file_command(NETWORK_KUBECONFIG),
+        Some(&kubeconfig),
+        Duration::from_secs(20),
+    )
+    .await?;
+    if output.success {
+        Ok(())
+    } else {
+        Err(format!("writing {NETWORK_KUBECONFIG}: {}", output.tail(3)))
+    }
 }
