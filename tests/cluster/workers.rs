@@ -238,12 +238,26 @@ async fn workers_join_run_pods_scale_down_and_leave_with_the_control_plane() {
     assert_eq!(hostname.trim(), target);
 
     // DNS through CoreDNS, the API server through its Service, Pods on the other node.
+    let system_deployments = Api::<Deployment>::namespaced(hosted.clone(), "kube-system");
+    eventually("CoreDNS available", Duration::from_secs(90), || async {
+        let status = system_deployments
+            .get("coredns")
+            .await
+            .map_err(|e| e.to_string())?
+            .status
+            .unwrap_or_default();
+        (status.available_replicas.unwrap_or(0) >= 1 && status.available_replicas == status.replicas)
+            .then_some(())
+            .ok_or_else(|| format!("{status:?}"))
+    })
+    .await;
     let dns_pods: Vec<String> = Api::<Pod>::namespaced(hosted.clone(), "kube-system")
         .list(&ListParams::default().labels("k8s-app=kube-dns"))
         .await
         .unwrap()
         .items
         .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
         .filter_map(|p| p.status?.pod_ip)
         .collect();
     assert!(!dns_pods.is_empty(), "CoreDNS has no Pod IPs");
@@ -268,7 +282,7 @@ async fn workers_join_run_pods_scale_down_and_leave_with_the_control_plane() {
             logs.contains("Client sent an HTTP request to an HTTPS server"),
             "{logs}"
         );
-        assert_eq!(logs.matches("HTTP/1.1 200 OK").count(), dns_pods.len(), "{logs}");
+        assert_eq!(logs.matches(" 200 OK").count(), dns_pods.len(), "{logs}");
     }
 
     // A Pod that disappears is reported, not silently replaced...
