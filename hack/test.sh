@@ -3,7 +3,8 @@
 #   1. cargo fmt --check, cargo clippy -D warnings
 #   2. release build; `podplane crd` must equal crds/crds.yaml
 #   3. unit and pure tests (cargo test)
-#   4. hack/cluster.sh up, smoke checks, the operator image and
+#   4. hack/cluster.sh up, smoke checks, the kindest/node image for workers,
+#      the operator image and
 #      `kubectl apply -k manifests/`, integration tests against the real
 #      kube-apiserver (cargo test --test cluster -- --ignored), and
 #      hack/cluster.sh down even when something failed.
@@ -46,6 +47,9 @@ eval "$(hack/cluster.sh env)"
 
 step "cluster smoke checks"
 hack/cluster-smoke.sh
+
+step "worker node image kindest/node (built once, cached; imported)"
+hack/node-image.sh
 
 step "installing the operator: image, then kubectl apply -k manifests/"
 hack/operator-image.sh

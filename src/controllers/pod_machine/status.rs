@@ -177,3 +177,92 @@ pub fn compute(machine: &PodMachine, observed: &Observed) -> PodMachineStatus {
         conditions,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{NodeAddress, NodeCondition, NodeStatus};
+
+    fn now() -> Time {
+        Time(k8s_openapi::jiff::Timestamp::now())
+    }
+
+    fn ready_node() -> Node {
+        Node {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                name: Some("w-0".into()),
+                uid: Some("node-uid".into()),
+                ..Default::default()
+            },
+            status: Some(NodeStatus {
+                conditions: Some(vec![NodeCondition {
+                    type_: "Ready".into(),
+                    status: "True".into(),
+                    reason: Some("KubeletReady".into()),
+                    ..Default::default()
+                }]),
+                addresses: Some(vec![NodeAddress {
+                    type_: "InternalIP".into(),
+                    address: "10.200.0.9".into(),
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_joined_ready_node_makes_the_machine_ready_and_provisioned() {
+        let node = ready_node();
+        let machine = PodMachine::new("w-0", Default::default());
+        let observed = Observed {
+            pod: PodState::Running,
+            pod_uid: Some("pod-uid".into()),
+            pod_ip: Some("10.200.0.9".into()),
+            join: JoinState::Joined,
+            node: Some(&node),
+            now: now(),
+        };
+        let status = compute(&machine, &observed);
+        assert!(status.ready);
+        assert_eq!(
+            status.initialization,
+            Some(MachineInitialization { provisioned: true })
+        );
+        assert_eq!(status.node_ref.unwrap().name, "w-0");
+        assert_eq!(status.addresses.len(), 1, "the pod IP is the node's InternalIP");
+        assert_eq!(status.pod_uid.as_deref(), Some("pod-uid"));
+    }
+
+    #[test]
+    fn a_lost_pod_is_the_reason_the_machine_is_not_ready_and_provisioned_sticks() {
+        let mut machine = PodMachine::new("w-0", Default::default());
+        machine.status = Some(PodMachineStatus {
+            initialization: Some(MachineInitialization { provisioned: true }),
+            pod_uid: Some("old".into()),
+            ..Default::default()
+        });
+        let observed = Observed {
+            pod: PodState::Lost("Pod w-0 is gone".into()),
+            pod_uid: None,
+            pod_ip: None,
+            join: JoinState::Waiting {
+                reason: "WaitingForPod",
+                message: "no Pod".into(),
+            },
+            node: None,
+            now: now(),
+        };
+        let status = compute(&machine, &observed);
+        let ready = &status.conditions[0];
+        assert_eq!((ready.type_.as_str(), ready.status.as_str()), ("Ready", "False"));
+        assert_eq!(ready.reason, "PodLost");
+        assert!(ready.message.contains("Pod w-0 is gone"));
+        assert!(status.initialization.unwrap().provisioned);
+        assert_eq!(
+            status.pod_uid.as_deref(),
+            Some("old"),
+            "the lost Pod's uid is remembered"
+        );
+    }
+}
