@@ -31,6 +31,7 @@ pub const MAX_NAME_LENGTH: usize = 32;
     ),
     printcolumn(name = "Version", type_ = "string", json_path = ".spec.version", description = "Kubernetes version of the control plane"),
     printcolumn(name = "Ready", type_ = "boolean", json_path = ".status.ready", description = "The control plane serves requests"),
+    printcolumn(name = "Workers", type_ = "integer", json_path = ".status.workers.readyReplicas", description = "Worker nodes Ready (spec.workers)"),
     printcolumn(name = "Endpoint", type_ = "string", json_path = ".status.endpoint", description = "URL of the hosted API server"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     label("cluster.x-k8s.io/v1beta1", "v1alpha1"),
@@ -312,6 +313,21 @@ pub struct HostedControlPlaneStatus {
     /// Ready, CertificatesReady, EtcdAvailable, APIServerAvailable, ...
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// The PodMachines of `spec.workers`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<WorkersStatus>,
+}
+
+/// How many of the `spec.workers` machines exist and are Ready.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkersStatus {
+    /// PodMachines that exist.
+    #[serde(default)]
+    pub replicas: i32,
+    /// PodMachines whose Node is Ready.
+    #[serde(default)]
+    pub ready_replicas: i32,
 }
 
 /// Cluster API v1beta2 initialization flags.

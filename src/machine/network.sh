@@ -1,7 +1,8 @@
 #!/bin/sh
 # podplane-network NODE CLUSTER_POD_CIDR
-# Keeps this node's Pod network in line with the cluster's Nodes, every 5 seconds
-# (reading them with the kube-system/podplane-node-network ServiceAccount's token):
+# Keeps this node's Pod network in line with the cluster's Nodes (read with the
+# kube-system/podplane-node-network ServiceAccount's token), every 5 seconds, or every
+# second until the node's own CNI configuration is written:
 # - a bridge CNI configuration for the node's spec.podCIDR (once it has one);
 # - a route to every other node's podCIDR via that node's InternalIP (worker Pods
 #   share one L2 segment in the management cluster);
@@ -38,5 +39,6 @@ CONF
         ip route del "${dst}" proto "${proto}"
     done
   fi
-  sleep 5
+  # Quickly until this node's own Pod network is configured (the Node waits on it), then calmly.
+  if [ -s "${conf}" ]; then sleep 5; else sleep 1; fi
 done

@@ -130,6 +130,19 @@ async fn workers_join_run_pods_scale_down_and_leave_with_the_control_plane() {
     let names = ["class-worker-0", "class-worker-1"];
     let machines = machines_ready(&ns, &names).await;
     let hosted = hosted_admin(&ns, &hcp).await;
+    let hcps = ns.api::<HostedControlPlane>();
+    eventually("status.workers", Duration::from_secs(30), || async {
+        let workers = hcps
+            .get("class")
+            .await
+            .map_err(|e| e.to_string())?
+            .status
+            .and_then(|s| s.workers);
+        (workers.as_ref().map(|w| (w.replicas, w.ready_replicas)) == Some((2, 2)))
+            .then_some(())
+            .ok_or_else(|| format!("{workers:?}"))
+    })
+    .await;
 
     // Two Ready Nodes, each with its providerID, matching the machines' status.
     let nodes = Api::<Node>::all(hosted.clone());
@@ -322,7 +335,6 @@ async fn workers_join_run_pods_scale_down_and_leave_with_the_control_plane() {
     machines_ready(&ns, &names).await;
 
     // Scaling to one worker drains and removes the other Node.
-    let hcps = ns.api::<HostedControlPlane>();
     hcps.patch(
         "class",
         &PatchParams::default(),

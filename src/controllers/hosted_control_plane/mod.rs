@@ -22,7 +22,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{Instrument, info, info_span, warn};
 
 use super::{Context, Error, FIELD_MANAGER};
-use crate::api::{HostedControlPlane, HostedControlPlaneStatus};
+use crate::api::{HostedControlPlane, HostedControlPlaneStatus, PodMachine};
 use crate::names::Names;
 use crate::pki::{self, KUBECONFIG_KEY, PkiError};
 use crate::render::meta::{MANAGED_BY, MANAGER};
@@ -46,7 +46,8 @@ pub async fn run(context: Arc<Context>) {
     .owns(Api::<Secret>::all(client.clone()), ours.clone())
     .owns(Api::<ConfigMap>::all(client.clone()), ours.clone())
     .owns(Api::<PodDisruptionBudget>::all(client.clone()), ours.clone())
-    .owns(Api::<Ingress>::all(client.clone()), ours)
+    .owns(Api::<Ingress>::all(client.clone()), ours.clone())
+    .owns(Api::<PodMachine>::all(client.clone()), ours)
     .shutdown_on_signal()
     .run(reconcile, error_policy, context)
     .for_each(|result| async move {
@@ -181,6 +182,7 @@ async fn reconcile_one(hcp: &HostedControlPlane, context: &Context) -> Result<Ac
         hcp,
         deployments: &observed.deployments,
         pods: &observed.pods,
+        machines: &observed.machines,
         certificates,
         hosted,
         endpoint,

@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::conditions::*;
-use crate::api::{HostedControlPlane, HostedControlPlaneStatus, Initialization};
+use crate::api::{HostedControlPlane, HostedControlPlaneStatus, Initialization, PodMachine, WorkersStatus};
 use crate::names::Names;
 use crate::render::etcd;
 use crate::render::meta::{COMPONENT, INSTANCE};
@@ -15,6 +15,7 @@ pub struct Inputs<'a> {
     pub hcp: &'a HostedControlPlane,
     pub deployments: &'a [Deployment],
     pub pods: &'a [Pod],
+    pub machines: &'a [PodMachine],
     /// Ok, or why certificates could not be completed.
     pub certificates: Result<(), String>,
     /// Ok when the hosted API server answered `/readyz`, else why not.
@@ -241,6 +242,14 @@ pub fn compute(inputs: &Inputs, previous: Option<&HostedControlPlaneStatus>) -> 
         external_managed_control_plane: Some(true),
         observed_generation: generation,
         conditions,
+        workers: hcp.spec.workers.as_ref().map(|_| WorkersStatus {
+            replicas: inputs.machines.len() as i32,
+            ready_replicas: inputs
+                .machines
+                .iter()
+                .filter(|m| m.status.as_ref().is_some_and(|s| s.ready))
+                .count() as i32,
+        }),
     }
 }
 
@@ -295,6 +304,7 @@ mod tests {
             hcp,
             deployments,
             pods,
+            machines: &[],
             certificates: Ok(()),
             hosted: Ok(()),
             endpoint: Some("https://demo-kube-apiserver.t.svc:6443".into()),

@@ -64,6 +64,10 @@ fn error_policy(guard: Arc<DeserializeGuard<PodMachine>>, error: &Error, _: Arc<
         .0
         .as_ref()
         .map(|m| format!("{}/{}", m.namespace().unwrap_or_default(), m.name_any()));
+    // A write based on an outdated copy (409) is retried at once with the fresh one.
+    if matches!(error, Error::Kube(kube::Error::Api(e)) if e.code == 409) {
+        return Action::requeue(Duration::from_millis(500));
+    }
     warn!(object = object.unwrap_or_default(), error = %error, kind = error.metric_label(), "will retry");
     Action::requeue(Duration::from_secs(10))
 }

@@ -67,10 +67,15 @@ pub async fn run(machine: &Machine<'_>, hcp: Option<&HostedControlPlane>) -> Res
         "resourceVersion": machine.object.resource_version(),
         "finalizers": finalizers,
     }});
-    Api::<PodMachine>::namespaced(machine.client().clone(), &machine.namespace)
+    match Api::<PodMachine>::namespaced(machine.client().clone(), &machine.namespace)
         .patch(&machine.name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
-    info!("machine removed");
+        .await
+    {
+        Ok(_) => info!("machine removed"),
+        // A reconcile of an outdated copy: an earlier one already let the machine go.
+        Err(kube::Error::Api(e)) if e.code == 404 => {}
+        Err(e) => return Err(e.into()),
+    }
     Ok(Action::await_change())
 }
 
