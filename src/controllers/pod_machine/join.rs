@@ -59,6 +59,7 @@ pub async fn ensure(
         return Ok(node);
     }
     booted(machine).await?;
+    let network_token = network_token(hosted).await?;
     if node.is_some() {
         // Left by an earlier container or Pod of this machine: the new kubelet registers afresh.
         nodes::delete_node(hosted, &machine.name)
@@ -66,7 +67,7 @@ pub async fn ensure(
             .map_err(|e| waiting("HostedClusterUnreachable", e))?;
     }
     let started = Instant::now();
-    match join(machine, hcp, hosted).await {
+    match join(machine, hcp, hosted, &network_token).await {
         Ok(()) => {}
         Err(message) => {
             machine
@@ -126,7 +127,12 @@ async fn booted(machine: &Machine<'_>) -> Result<(), JoinState> {
 }
 
 /// Run `kubeadm join` in the node container with a fresh, short-lived bootstrap token.
-async fn join(machine: &Machine<'_>, hcp: &HostedControlPlane, hosted: &Client) -> Result<(), String> {
+async fn join(
+    machine: &Machine<'_>,
+    hcp: &HostedControlPlane,
+    hosted: &Client,
+    network_token: &str,
+) -> Result<(), String> {
     let ca_secret = Names::new(&hcp.name_any()).ca_secret();
     let ca_pem = Api::<Secret>::namespaced(machine.client().clone(), &machine.namespace)
         .get_opt(&ca_secret)
@@ -135,7 +141,7 @@ async fn join(machine: &Machine<'_>, hcp: &HostedControlPlane, hosted: &Client) 
         .and_then(|s| s.data)
         .and_then(|d: BTreeMap<_, _>| d.get(TLS_CERT).map(|v| v.0.clone()))
         .ok_or_else(|| format!("Secret {ca_secret} has no {TLS_CERT}"))?;
-    network_credentials(machine, hcp, hosted, &ca_pem).await?;
+    network_credentials(machine, hcp, network_token, &ca_pem).await?;
     let token = BootstrapToken::generate()?;
     let expiration = k8s_openapi::jiff::Timestamp::now()
         + k8s_openapi::jiff::SignedDuration::try_from(TOKEN_LIFETIME).expect("15 minutes fit");
@@ -168,21 +174,36 @@ async fn join(machine: &Machine<'_>, hcp: &HostedControlPlane, hosted: &Client) 
     removed
 }
 
+/// The token of the podplane-node-network ServiceAccount, once the hosted
+/// controller-manager has filled its Secret in (seconds after the addons are applied).
+async fn network_token(hosted: &Client) -> Result<String, JoinState> {
+    Api::<Secret>::namespaced(hosted.clone(), "kube-system")
+        .get_opt(NODE_NETWORK_TOKEN)
+        .await
+        .map_err(|e| {
+            waiting(
+                "HostedClusterUnreachable",
+                format!("reading kube-system/{NODE_NETWORK_TOKEN}: {e}"),
+            )
+        })?
+        .and_then(|s| s.data)
+        .and_then(|d| d.get("token").map(|t| String::from_utf8_lossy(&t.0).into_owned()))
+        .ok_or_else(|| {
+            waiting(
+                "WaitingForAddons",
+                format!("kube-system/{NODE_NETWORK_TOKEN} in the hosted cluster has no token yet"),
+            )
+        })
+}
+
 /// Give the node's network loop its kubeconfig (the podplane-node-network token).
 async fn network_credentials(
     machine: &Machine<'_>,
     hcp: &HostedControlPlane,
-    hosted: &Client,
+    token: &str,
     ca_pem: &[u8],
 ) -> Result<(), String> {
-    let token = Api::<Secret>::namespaced(hosted.clone(), "kube-system")
-        .get_opt(NODE_NETWORK_TOKEN)
-        .await
-        .map_err(|e| format!("reading kube-system/{NODE_NETWORK_TOKEN} in the hosted cluster: {e}"))?
-        .and_then(|s| s.data)
-        .and_then(|d| d.get("token").map(|t| String::from_utf8_lossy(&t.0).into_owned()))
-        .ok_or_else(|| format!("kube-system/{NODE_NETWORK_TOKEN} in the hosted cluster has no token yet"))?;
-    let kubeconfig = network_kubeconfig(&hcp.in_cluster_server(), ca_pem, &token);
+    let kubeconfig = network_kubeconfig(&hcp.in_cluster_server(), ca_pem, token);
     let output = exec::run(
         &machine.pods,
         &machine.name,
