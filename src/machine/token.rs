@@ -34,22 +34,13 @@ impl fmt::Debug for BootstrapToken {
 }
 
 fn random_chars(count: usize) -> Result<String, getrandom::Error> {
-    let mut bytes = vec![0u8; count];
-    getrandom::fill(&mut bytes)?;
-    // 252 = 7 * 36: rejecting larger bytes keeps every character equally likely.
     let mut out = String::with_capacity(count);
-    let mut pool = bytes.into_iter();
+    let mut bytes = [0u8; 32];
     while out.len() < count {
-        let byte = match pool.next() {
-            Some(b) => b,
-            None => {
-                let mut one = [0u8; 1];
-                getrandom::fill(&mut one)?;
-                one[0]
-            }
-        };
-        if byte < 252 {
-            out.push(ALPHABET[usize::from(byte) % ALPHABET.len()] as char);
+        getrandom::fill(&mut bytes)?;
+        // 252 = 7 * 36: dropping larger bytes keeps every character equally likely.
+        for byte in bytes.iter().filter(|b| **b < 252).take(count - out.len()) {
+            out.push(ALPHABET[usize::from(*byte) % ALPHABET.len()] as char);
         }
     }
     Ok(out)

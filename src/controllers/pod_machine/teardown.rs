@@ -22,8 +22,8 @@ pub async fn run(machine: &Machine<'_>, hcp: Option<&HostedControlPlane>) -> Res
     }
     // A control plane that is itself going away takes its Nodes with it.
     let hosted = match hcp.filter(|h| h.metadata.deletion_timestamp.is_none()) {
-        Some(hcp) => hosted(machine, hcp).await.ok(),
-        None => None,
+        Some(hcp) => hosted(machine, hcp).await.map_err(Some),
+        None => Err(None),
     };
     let pod = machine.pods.get_opt(&machine.name).await?;
     let ours = pod.as_ref().is_some_and(|p| {
@@ -33,7 +33,7 @@ pub async fn run(machine: &Machine<'_>, hcp: Option<&HostedControlPlane>) -> Res
     });
     if let Some(pod) = pod.filter(|_| ours) {
         if pod.metadata.deletion_timestamp.is_none() {
-            if let Some(hosted) = &hosted {
+            if let Ok(hosted) = &hosted {
                 drain(machine, hosted).await;
             }
             machine
@@ -44,7 +44,11 @@ pub async fn run(machine: &Machine<'_>, hcp: Option<&HostedControlPlane>) -> Res
         // The Node goes once its kubelet has stopped, or the kubelet would register it again.
         return Ok(Action::requeue(Duration::from_secs(2)));
     }
-    if let Some(hosted) = &hosted {
+    if let Err(Some(why)) = &hosted {
+        let note = format!("could not drain or delete Node {}: {why}", machine.name);
+        machine.publish(EventType::Warning, "NodeLeft", note).await;
+    }
+    if let Ok(hosted) = &hosted {
         nodes::delete_node(hosted, &machine.name)
             .await
             .map_err(Error::Hosted)?;
