@@ -100,6 +100,11 @@ exec 3<>/dev/tcp/kubernetes.default.svc.cluster.local/443
 printf 'GET /readyz HTTP/1.0\r\n\r\n' >&3
 echo "api: $(head -c 200 <&3 | tail -n 1)"
 for ip in {}; do
+  # Routes to a node that joined moments ago follow within seconds.
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    if (exec 5<>/dev/tcp/$ip/8080) 2>/dev/null; then break; fi
+    sleep 1
+  done
   exec 4<>/dev/tcp/$ip/8080
   printf 'GET /health HTTP/1.0\r\n\r\n' >&4
   echo "coredns $ip: $(head -n 1 <&4)"
