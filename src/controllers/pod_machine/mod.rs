@@ -17,6 +17,7 @@ use kube::api::{Patch, PatchParams};
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{Instrument, info_span, warn};
@@ -27,6 +28,7 @@ use crate::machine::pod::WORKER_COMPONENT;
 use crate::names::Names;
 use crate::pki::KUBECONFIG_KEY;
 use crate::render::meta::{COMPONENT, MANAGED_BY, MANAGER};
+use crate::tenant;
 use status::{JoinState, Observed, PodState};
 
 /// Finalizer that lets a machine drain and remove its Node before it goes.
@@ -48,7 +50,12 @@ pub async fn run(context: Arc<Context>) {
         Api::<DeserializeGuard<PodMachine>>::all(client.clone()),
         watcher::Config::default(),
     )
-    .owns(Api::<Pod>::all(client), worker_pods)
+    .owns(Api::<Pod>::all(client.clone()), worker_pods)
+    .watches(
+        Api::<HostedControlPlane>::all(client),
+        watcher::Config::default(),
+        worker_machines,
+    )
     .shutdown_on_signal()
     .run(reconcile, error_policy, context)
     .for_each(|result| async move {
@@ -57,6 +64,21 @@ pub async fn run(context: Arc<Context>) {
         }
     })
     .await;
+}
+
+/// The `spec.workers` machines of a control plane whose state changed (it became reachable,
+/// say), so they do not wait for their next poll.
+fn worker_machines(hcp: HostedControlPlane) -> Vec<ObjectRef<DeserializeGuard<PodMachine>>> {
+    let names = Names::new(&hcp.name_any());
+    let namespace = hcp.namespace().unwrap_or_default();
+    let replicas = hcp
+        .spec
+        .workers
+        .as_ref()
+        .map_or(0, |w| w.replicas.max(0) as usize);
+    (0..replicas)
+        .map(|i| ObjectRef::new(&names.worker(i)).within(&namespace))
+        .collect()
 }
 
 fn error_policy(guard: Arc<DeserializeGuard<PodMachine>>, error: &Error, _: Arc<Context>) -> Action {
@@ -186,7 +208,16 @@ async fn reconcile_one(object: &PodMachine, context: &Context) -> Result<Action,
     observed.pod_ip = pod.status.as_ref().and_then(|s| s.pod_ip.clone());
     set_provider_id(&machine).await?;
 
-    let node = match hosted(&machine, &hcp).await {
+    // The join needs the API server and the addons, not every component Ready: it waits for
+    // what it uses (the network token appears once the controller-manager runs).
+    let answering = match hosted(&machine, &hcp).await {
+        Ok(hosted) => tenant::readyz(&hosted)
+            .await
+            .map(|()| hosted)
+            .map_err(|why| format!("the API server of {} is not ready yet: {why}", hcp.name_any())),
+        Err(why) => Err(why),
+    };
+    let node = match answering {
         Ok(hosted) => join::ensure(&machine, &hcp, &hosted, &pod).await,
         Err(message) => Err(JoinState::Waiting {
             reason: "WaitingForControlPlane",
@@ -212,11 +243,8 @@ async fn reconcile_one(object: &PodMachine, context: &Context) -> Result<Action,
     }))
 }
 
-/// A client for the hosted cluster, once its control plane is Ready.
+/// A client for the hosted cluster, from the control plane's admin kubeconfig.
 pub async fn hosted(machine: &Machine<'_>, hcp: &HostedControlPlane) -> Result<Client, String> {
-    if !hcp.status.as_ref().is_some_and(|s| s.ready) {
-        return Err(format!("HostedControlPlane {} is not Ready yet", hcp.name_any()));
-    }
     let secret = Names::new(&hcp.name_any()).admin_kubeconfig_secret();
     let kubeconfig = Api::<Secret>::namespaced(machine.client().clone(), &machine.namespace)
         .get_opt(&secret)

@@ -22,6 +22,10 @@ pub async fn run(machine: &Machine<'_>, hcp: Option<&HostedControlPlane>) -> Res
     }
     // A control plane that is itself going away takes its Nodes with it.
     let hosted = match hcp.filter(|h| h.metadata.deletion_timestamp.is_none()) {
+        Some(hcp) if !hcp.status.as_ref().is_some_and(|s| s.ready) => Err(Some(format!(
+            "HostedControlPlane {} is not Ready",
+            hcp.name_any()
+        ))),
         Some(hcp) => hosted(machine, hcp).await.map_err(Some),
         None => Err(None),
     };
