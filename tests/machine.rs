@@ -192,3 +192,22 @@ fn spec_workers_becomes_that_many_owned_machines() {
     let rendered = podplane::render::all(&none, &pki);
     assert!(!rendered.iter().any(|c| matches!(c, Child::PodMachine(_))));
 }
+
+#[test]
+fn a_machine_joins_its_ref_or_else_its_cluster_api_cluster() {
+    let mut by_label = machine("md-0-abcde", serde_json::json!({}));
+    assert_eq!(by_label.control_plane_name(), None);
+    by_label.metadata.labels =
+        Some([("cluster.x-k8s.io/cluster-name".to_string(), "demo".to_string())].into());
+    assert_eq!(by_label.control_plane_name(), Some("demo"));
+    let mut by_ref = machine(
+        "w",
+        serde_json::json!({"hostedControlPlaneRef": {"name": "other"}}),
+    );
+    by_ref.metadata.labels = by_label.metadata.labels.clone();
+    assert_eq!(
+        by_ref.control_plane_name(),
+        Some("other"),
+        "the explicit reference wins"
+    );
+}

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 /// Group of the infrastructure API (Cluster API infrastructure contract).
 pub const INFRASTRUCTURE_GROUP: &str = "infrastructure.podplane.dev";
+/// Cluster API's label naming the cluster a Machine (and its PodMachine) belongs to.
+const CAPI_CLUSTER_LABEL: &str = "cluster.x-k8s.io/cluster-name";
 /// Prefix of every `spec.providerID` podplane sets: `podplane://<namespace>/<pod>`.
 pub const PROVIDER_ID_SCHEME: &str = "podplane://";
 
@@ -54,7 +56,8 @@ pub struct PodMachineSpec {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct PodMachineTemplateSpecFields {
-    /// The HostedControlPlane (same namespace) the node joins.
+    /// The HostedControlPlane (same namespace) the node joins; when unset, the one named by
+    /// the label `cluster.x-k8s.io/cluster-name` (as Cluster API sets it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosted_control_plane_ref: Option<LocalObjectReference>,
 
@@ -173,13 +176,22 @@ pub struct PodMachineTemplateResource {
 }
 
 impl PodMachine {
-    /// The HostedControlPlane this machine joins, if it names one.
+    /// The HostedControlPlane this machine joins: `spec.hostedControlPlaneRef`, else the
+    /// Cluster API cluster it belongs to (label `cluster.x-k8s.io/cluster-name`), since a
+    /// HostedControlPlane is named after its cluster (that is how its Secrets are found).
     pub fn control_plane_name(&self) -> Option<&str> {
         self.spec
             .template
             .hosted_control_plane_ref
             .as_ref()
             .map(|r| r.name.as_str())
+            .or_else(|| {
+                self.metadata
+                    .labels
+                    .as_ref()?
+                    .get(CAPI_CLUSTER_LABEL)
+                    .map(String::as_str)
+            })
     }
 }
 

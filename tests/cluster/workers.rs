@@ -430,6 +430,16 @@ async fn a_machine_says_what_it_waits_for_and_how_to_fix_it() {
     create("refused", json!({"hostedControlPlaneRef": {"name": "strict"}})).await;
     said("refused", "pod-security.kubernetes.io/enforce=privileged").await;
     assert!(ns.api::<Pod>().get_opt("refused").await.unwrap().is_none());
+    // As Cluster API makes them: no reference, the cluster's name in a label.
+    let by_label: PodMachine = serde_json::from_value(json!({
+        "apiVersion": "infrastructure.podplane.dev/v1alpha1",
+        "kind": "PodMachine",
+        "metadata": {"name": "md-0-x7k2p", "labels": {"cluster.x-k8s.io/cluster-name": "strict"}},
+        "spec": {},
+    }))
+    .unwrap();
+    machines.create(&PostParams::default(), &by_label).await.unwrap();
+    said("md-0-x7k2p", "pod-security.kubernetes.io/enforce=privileged").await;
 
     // The schema refuses a name that cannot be a hostname.
     let bad: PodMachine = serde_json::from_value(json!({

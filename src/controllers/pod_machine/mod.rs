@@ -182,7 +182,7 @@ async fn reconcile_one(object: &PodMachine, context: &Context) -> Result<Action,
                 machine.namespace
             ),
             None => {
-                "spec.hostedControlPlaneRef is not set: name the HostedControlPlane this machine joins".into()
+                "spec.hostedControlPlaneRef is not set: name the HostedControlPlane this machine joins (or label the machine cluster.x-k8s.io/cluster-name=<its name>)".into()
             }
         };
         observed.pod = PodState::Unknown(why.clone());
