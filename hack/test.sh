@@ -53,7 +53,7 @@ hack/node-image.sh
 
 step "installing the operator: image, then kubectl apply -k manifests/"
 hack/operator-image.sh
-kubectl apply --server-side -k manifests/ >/dev/null
+kubectl apply --server-side --force-conflicts -k manifests/ >/dev/null
 kubectl -n podplane-system rollout restart deployment/podplane >/dev/null
 kubectl -n podplane-system rollout status deployment/podplane --timeout=120s
 
