@@ -165,6 +165,7 @@ async fn a_hosted_control_plane_serves_a_real_cluster() {
 
     // An unchanged object is not written again, even across an operator restart.
     let before = child_versions(&ns, "demo").await;
+    let status_before = ns.api::<HostedControlPlane>().get("demo").await.unwrap().status;
     let operator = Api::<Pod>::namespaced(ns.client.clone(), "podplane-system");
     for pod in operator
         .list(&ListParams::default().labels("app.kubernetes.io/name=podplane"))
@@ -192,10 +193,11 @@ async fn a_hosted_control_plane_serves_a_real_cluster() {
     })
     .await;
     tokio::time::sleep(Duration::from_secs(10)).await;
+    let status_after = ns.api::<HostedControlPlane>().get("demo").await.unwrap().status;
     assert_eq!(
         child_versions(&ns, "demo").await,
         before,
-        "a restart wrote to unchanged objects"
+        "a restart wrote to unchanged objects; status before {status_before:#?} after {status_after:#?}"
     );
 
     // Changing one component's flags rolls only that Deployment.

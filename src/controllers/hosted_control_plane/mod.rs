@@ -163,7 +163,7 @@ async fn reconcile_one(hcp: &HostedControlPlane, context: &Context) -> Result<Ac
             .hosted_client(&hcp.uid().unwrap_or_default(), kubeconfig)
             .await
         {
-            Ok(hosted) => match tenant::readyz(&hosted).await {
+            Ok(hosted) => match answers(&hosted, hcp.status.as_ref().is_some_and(|s| s.ready)).await {
                 Ok(()) => {
                     if let (Some(endpoint), Some(ca_pem)) = (&endpoint, &ca_pem) {
                         prepare_for_join(context, hcp, &hosted, endpoint, ca_pem).await;
@@ -197,6 +197,19 @@ async fn reconcile_one(hcp: &HostedControlPlane, context: &Context) -> Result<Ac
     } else {
         NOT_READY_RECHECK
     }))
+}
+
+/// Whether the hosted API server answers `/readyz`. A control plane that was Ready gets a
+/// second chance a second later: one slow answer on a busy machine (a fresh connection
+/// after an operator restart, say) is not an outage worth flipping Ready for.
+async fn answers(hosted: &Client, was_ready: bool) -> Result<(), String> {
+    match tenant::readyz(hosted).await {
+        Err(_) if was_ready => {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            tenant::readyz(hosted).await
+        }
+        result => result,
+    }
 }
 
 /// Leave in the hosted cluster what `kubeadm join` needs; written only when it changed.
