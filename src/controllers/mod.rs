@@ -8,10 +8,13 @@ pub use error::Error;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::Client;
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Client, ResourceExt};
 use tracing::warn;
 
 /// Field manager of every server-side apply the operator makes.
@@ -20,6 +23,33 @@ pub const FIELD_MANAGER: &str = "podplane";
 /// Annotation holding a digest of what the operator last applied to a child, so an
 /// unchanged child is not written again.
 pub const APPLIED_DIGEST: &str = "controlplane.podplane.dev/applied-digest";
+
+/// The object a reconcile is for, or `None` for one that cannot be decoded. The schema
+/// admits only well-formed objects; one that still fails (an older CRD, say) is logged and
+/// skipped without stopping the watch.
+pub fn decoded<'a, K>(guard: &'a DeserializeGuard<K>, kind: &str) -> Option<&'a K> {
+    match &guard.0 {
+        Ok(object) => Some(object),
+        Err(invalid) => {
+            warn!(name = invalid.metadata.name.as_deref().unwrap_or_default(), error = %invalid.error, "unreadable {kind}");
+            None
+        }
+    }
+}
+
+/// When a failed reconcile runs again: at once after a write based on an outdated copy
+/// (409, the next one reads the fresh object), else after 10 s.
+pub fn retry_after<K: ResourceExt>(guard: &DeserializeGuard<K>, error: &Error) -> Action {
+    if matches!(error, Error::Kube(kube::Error::Api(e)) if e.code == 409) {
+        return Action::requeue(Duration::from_millis(500));
+    }
+    let object = guard
+        .0
+        .as_ref()
+        .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()));
+    warn!(object = object.unwrap_or_default(), error = %error, kind = error.metric_label(), "will retry");
+    Action::requeue(Duration::from_secs(10))
+}
 
 /// What every reconcile shares.
 pub struct Context {

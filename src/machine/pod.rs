@@ -29,16 +29,22 @@ pub fn image(machine: &PodMachine, hcp: &HostedControlPlane) -> String {
         .unwrap_or_else(|| format!("{NODE_IMAGE_REPOSITORY}:{}", hcp.spec.version))
 }
 
-/// Labels of a worker Pod of `cluster`.
-pub fn labels(cluster: &str, machine: &str) -> BTreeMap<String, String> {
+/// Labels of the worker objects (`app.kubernetes.io/name: name`) of `cluster`.
+pub fn worker_labels(cluster: &str, name: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         (MANAGED_BY.to_string(), MANAGER.to_string()),
-        (NAME.to_string(), "kind-node".to_string()),
+        (NAME.to_string(), name.to_string()),
         (COMPONENT.to_string(), WORKER_COMPONENT.to_string()),
         (INSTANCE.to_string(), cluster.to_string()),
         (CLUSTER_NAME.to_string(), cluster.to_string()),
-        (MACHINE_LABEL.to_string(), machine.to_string()),
     ])
+}
+
+/// Labels of the Pod of `machine`, a worker of `cluster`.
+pub fn labels(cluster: &str, machine: &str) -> BTreeMap<String, String> {
+    let mut labels = worker_labels(cluster, "kind-node");
+    labels.insert(MACHINE_LABEL.to_string(), machine.to_string());
+    labels
 }
 
 fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {

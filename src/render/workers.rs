@@ -2,11 +2,10 @@
 
 use kube::Resource;
 
-use super::meta::{CLUSTER_NAME, COMPONENT, INSTANCE, MANAGED_BY, MANAGER, NAME};
 use crate::api::{
     HostedControlPlane, LocalObjectReference, PodMachine, PodMachineSpec, PodMachineTemplateSpecFields,
 };
-use crate::machine::pod::WORKER_COMPONENT;
+use crate::machine::pod::worker_labels;
 use crate::names::Names;
 
 /// The worker machines `hcp` owns.
@@ -33,18 +32,7 @@ pub fn machines(hcp: &HostedControlPlane) -> Vec<PodMachine> {
                 },
             );
             machine.metadata.namespace = Some(hcp.namespace_or_default());
-            machine.metadata.labels = Some(
-                [
-                    (MANAGED_BY, MANAGER),
-                    (NAME, "podmachine"),
-                    (COMPONENT, WORKER_COMPONENT),
-                    (INSTANCE, cluster.as_str()),
-                    (CLUSTER_NAME, cluster.as_str()),
-                ]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            );
+            machine.metadata.labels = Some(worker_labels(&cluster, "podmachine"));
             machine.metadata.owner_references = hcp.controller_owner_ref(&()).map(|o| vec![o]);
             machine
         })

@@ -21,7 +21,7 @@ use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{Instrument, info, info_span, warn};
 
-use super::{Context, Error, FIELD_MANAGER};
+use super::{Context, Error, FIELD_MANAGER, decoded, retry_after};
 use crate::api::{HostedControlPlane, HostedControlPlaneStatus, PodMachine};
 use crate::names::Names;
 use crate::pki::{self, KUBECONFIG_KEY, PkiError};
@@ -59,26 +59,15 @@ pub async fn run(context: Arc<Context>) {
 }
 
 fn error_policy(guard: Arc<DeserializeGuard<HostedControlPlane>>, error: &Error, _: Arc<Context>) -> Action {
-    let object = guard
-        .0
-        .as_ref()
-        .map(|h| format!("{}/{}", h.namespace().unwrap_or_default(), h.name_any()));
-    warn!(object = object.unwrap_or_default(), error = %error, kind = error.metric_label(), "will retry");
-    Action::requeue(Duration::from_secs(10))
+    retry_after(&guard, error)
 }
 
 async fn reconcile(
     guard: Arc<DeserializeGuard<HostedControlPlane>>,
     context: Arc<Context>,
 ) -> Result<Action, Error> {
-    let hcp = match &guard.0 {
-        Ok(hcp) => hcp,
-        Err(invalid) => {
-            // The schema admits only well-formed objects; one that still fails to decode
-            // (an older CRD, say) is reported and skipped without stopping the watch.
-            warn!(name = invalid.metadata.name.as_deref().unwrap_or_default(), error = %invalid.error, "unreadable HostedControlPlane");
-            return Ok(Action::await_change());
-        }
+    let Some(hcp) = decoded(&guard, "HostedControlPlane") else {
+        return Ok(Action::await_change());
     };
     let span = info_span!(
         "reconcile",

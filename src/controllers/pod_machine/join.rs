@@ -17,7 +17,7 @@ use crate::machine::{JOINED_CONTAINER, NODE_CONTAINER};
 use crate::names::Names;
 use crate::pki::TLS_CERT;
 use crate::tenant::addons::NODE_NETWORK_TOKEN;
-use crate::tenant::nodes;
+use crate::tenant::{self, nodes};
 
 /// How long one check for a booted systemd may take; the reconcile checks again later.
 const BOOT_CHECK: Duration = Duration::from_secs(8);
@@ -52,15 +52,25 @@ pub async fn ensure(
     let container =
         node_container_id(pod).ok_or_else(|| waiting("WaitingForPod", "the node container has no ID yet"))?;
     let joined = pod.annotations().get(JOINED_CONTAINER) == Some(&container);
-    let node = nodes::node(hosted, &machine.name)
-        .await
-        .map_err(|e| waiting("HostedClusterUnreachable", e))?;
+    let node = || async {
+        nodes::node(hosted, &machine.name)
+            .await
+            .map_err(|e| waiting("HostedClusterUnreachable", e))
+    };
     if joined {
-        return Ok(node);
+        return node().await;
     }
+    // The join needs the API server and the addons, not every component Ready: it waits
+    // for what it uses (the network token appears once the controller-manager runs).
+    tenant::readyz(hosted).await.map_err(|why| {
+        waiting(
+            "WaitingForControlPlane",
+            format!("the API server of {} is not ready yet: {why}", hcp.name_any()),
+        )
+    })?;
     booted(machine).await?;
     let network_token = network_token(hosted).await?;
-    if node.is_some() {
+    if node().await?.is_some() {
         // Left by an earlier container or Pod of this machine: the new kubelet registers afresh.
         nodes::delete_node(hosted, &machine.name)
             .await
@@ -99,9 +109,7 @@ pub async fn ensure(
             ),
         )
         .await;
-    nodes::node(hosted, &machine.name)
-        .await
-        .map_err(|e| waiting("HostedClusterUnreachable", e))
+    node().await
 }
 
 /// systemd in the node container finished booting (containerd runs, images are imported).

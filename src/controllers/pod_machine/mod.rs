@@ -22,13 +22,12 @@ use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{Instrument, info_span, warn};
 
-use super::{Context, Error, FIELD_MANAGER};
+use super::{Context, Error, FIELD_MANAGER, decoded, retry_after};
 use crate::api::{HostedControlPlane, PodMachine, provider_id};
 use crate::machine::pod::WORKER_COMPONENT;
 use crate::names::Names;
 use crate::pki::KUBECONFIG_KEY;
 use crate::render::meta::{COMPONENT, MANAGED_BY, MANAGER};
-use crate::tenant;
 use status::{JoinState, Observed, PodState};
 
 /// Finalizer that lets a machine drain and remove its Node before it goes.
@@ -82,25 +81,12 @@ fn worker_machines(hcp: HostedControlPlane) -> Vec<ObjectRef<DeserializeGuard<Po
 }
 
 fn error_policy(guard: Arc<DeserializeGuard<PodMachine>>, error: &Error, _: Arc<Context>) -> Action {
-    let object = guard
-        .0
-        .as_ref()
-        .map(|m| format!("{}/{}", m.namespace().unwrap_or_default(), m.name_any()));
-    // A write based on an outdated copy (409) is retried at once with the fresh one.
-    if matches!(error, Error::Kube(kube::Error::Api(e)) if e.code == 409) {
-        return Action::requeue(Duration::from_millis(500));
-    }
-    warn!(object = object.unwrap_or_default(), error = %error, kind = error.metric_label(), "will retry");
-    Action::requeue(Duration::from_secs(10))
+    retry_after(&guard, error)
 }
 
 async fn reconcile(guard: Arc<DeserializeGuard<PodMachine>>, context: Arc<Context>) -> Result<Action, Error> {
-    let machine = match &guard.0 {
-        Ok(machine) => machine,
-        Err(invalid) => {
-            warn!(name = invalid.metadata.name.as_deref().unwrap_or_default(), error = %invalid.error, "unreadable PodMachine");
-            return Ok(Action::await_change());
-        }
+    let Some(machine) = decoded(&guard, "PodMachine") else {
+        return Ok(Action::await_change());
     };
     let span = info_span!(
         "machine",
@@ -208,16 +194,7 @@ async fn reconcile_one(object: &PodMachine, context: &Context) -> Result<Action,
     observed.pod_ip = pod.status.as_ref().and_then(|s| s.pod_ip.clone());
     set_provider_id(&machine).await?;
 
-    // The join needs the API server and the addons, not every component Ready: it waits for
-    // what it uses (the network token appears once the controller-manager runs).
-    let answering = match hosted(&machine, &hcp).await {
-        Ok(hosted) => tenant::readyz(&hosted)
-            .await
-            .map(|()| hosted)
-            .map_err(|why| format!("the API server of {} is not ready yet: {why}", hcp.name_any())),
-        Err(why) => Err(why),
-    };
-    let node = match answering {
+    let node = match hosted(&machine, &hcp).await {
         Ok(hosted) => join::ensure(&machine, &hcp, &hosted, &pod).await,
         Err(message) => Err(JoinState::Waiting {
             reason: "WaitingForControlPlane",

@@ -40,8 +40,8 @@ fn failed(pod: &Pod) -> Option<String> {
 /// The node container's state when it is not running: (reason, message).
 fn not_running(pod: &Pod) -> Option<(String, String)> {
     let status = pod.status.as_ref();
-    let statuses = status.and_then(|s| s.init_container_statuses.iter().flatten().next().cloned());
-    if let Some(init) = statuses
+    let first_init = status.and_then(|s| s.init_container_statuses.iter().flatten().next().cloned());
+    if let Some(init) = first_init
         && let Some(waiting) = init.state.as_ref().and_then(|s| s.waiting.as_ref())
         && waiting.reason.as_deref() != Some("PodInitializing")
     {
@@ -133,18 +133,23 @@ pub async fn ensure(machine: &Machine<'_>, hcp: &HostedControlPlane) -> Result<E
                 pod.uid(),
             )));
         }
-        let message = format!("{why}. Set spec.recreatePod: true to get a new Pod, or delete the PodMachine");
-        if !machine.reported(POD_RUNNING, "PodLost") {
-            machine
-                .publish(EventType::Warning, "PodLost", message.clone())
-                .await;
-        }
-        return Ok(Err((PodState::Lost(message), pod.uid())));
+        return Ok(Err((lost(machine, why).await, pod.uid())));
     }
     Ok(match not_running(&pod) {
         None => Ok(pod),
         Some((reason, message)) => Err((PodState::Starting { reason, message }, pod.uid())),
     })
+}
+
+/// A lost Pod, reported with an Event the first time.
+async fn lost(machine: &Machine<'_>, why: String) -> PodState {
+    let message = format!("{why}. Set spec.recreatePod: true to get a new Pod, or delete the PodMachine");
+    if !machine.reported(POD_RUNNING, "PodLost") {
+        machine
+            .publish(EventType::Warning, "PodLost", message.clone())
+            .await;
+    }
+    PodState::Lost(message)
 }
 
 async fn create(
@@ -155,16 +160,8 @@ async fn create(
     if let Some(uid) = had_pod
         && !machine.object.spec.template.recreate_pod
     {
-        let message = format!(
-            "Pod {} (uid {uid}) is gone. Set spec.recreatePod: true to get a new Pod, or delete the PodMachine",
-            machine.name
-        );
-        if !machine.reported(POD_RUNNING, "PodLost") {
-            machine
-                .publish(EventType::Warning, "PodLost", message.clone())
-                .await;
-        }
-        return Ok(Err((PodState::Lost(message), None)));
+        let why = format!("Pod {} (uid {uid}) is gone", machine.name);
+        return Ok(Err((lost(machine, why).await, None)));
     }
     let pod = machine::pod::pod(machine.object, hcp);
     match machine.pods.create(&PostParams::default(), &pod).await {
