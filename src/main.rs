@@ -105,11 +105,7 @@ async fn run() -> anyhow::Result<()> {
         .await
         .context("connecting to the management cluster")?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "podplane operator starting");
-    let context = std::sync::Arc::new(podplane::controllers::Context::new(client));
-    tokio::join!(
-        podplane::controllers::hosted_control_plane::run(context.clone()),
-        podplane::controllers::pod_machine::run(context),
-    );
+    podplane::controllers::run(client).await?;
     Ok(())
 }
 

@@ -15,12 +15,74 @@ pub const CONTROLLER_MANAGER_AVAILABLE: &str = "ControllerManagerAvailable";
 /// The kube-scheduler Deployment is available.
 pub const SCHEDULER_AVAILABLE: &str = "SchedulerAvailable";
 
+/// The last reconcile applied every child (and reached the hosted cluster), or why not.
+pub const SYNCED: &str = "Synced";
+
 /// A worker's Pod runs (PodMachine).
 pub const POD_RUNNING: &str = "PodRunning";
 /// `kubeadm join` succeeded in the worker's Pod (PodMachine).
 pub const NODE_JOINED: &str = "NodeJoined";
 /// The worker's Node reports Ready in the hosted cluster (PodMachine).
 pub const NODE_READY: &str = "NodeReady";
+
+/// The reasons of the conditions above, and of the Events that announce them.
+pub mod reasons {
+    // Ready (HostedControlPlane)
+    pub const READY: &str = "Ready";
+    pub const COMPONENTS_NOT_READY: &str = "ComponentsNotReady";
+    pub const API_SERVER_NOT_RESPONDING: &str = "APIServerNotResponding";
+    pub const API_SERVER_NOT_READY: &str = "APIServerNotReady";
+    pub const KUBECONFIG_UNUSABLE: &str = "KubeconfigUnusable";
+    // CertificatesReady
+    pub const VALID: &str = "Valid";
+    pub const BROKEN_CERTIFICATE_AUTHORITY: &str = "BrokenCertificateAuthority";
+    pub const CERTIFICATE_FAILED: &str = "CertificateFailed";
+    // EtcdAvailable, APIServerAvailable, ... (or the kubelet's own reason: ErrImagePull, ...)
+    pub const AVAILABLE: &str = "Available";
+    pub const UNAVAILABLE: &str = "Unavailable";
+    pub const UNSCHEDULABLE: &str = "Unschedulable";
+    // Synced
+    pub const APPLIED: &str = "Applied";
+    pub const APPLY_FAILED: &str = "ApplyFailed";
+    pub const ADDONS_FAILED: &str = "AddonsFailed";
+    // Events of a HostedControlPlane
+    pub const CERTIFICATES_ISSUED: &str = "CertificatesIssued";
+    pub const DRIFT_REVERTED: &str = "DriftReverted";
+    pub const CONTROL_PLANE_READY: &str = "ControlPlaneReady";
+    pub const CONTROL_PLANE_NOT_READY: &str = "ControlPlaneNotReady";
+
+    // PodRunning (PodMachine)
+    pub const RUNNING: &str = "Running";
+    pub const POD_REFUSED: &str = "PodRefused";
+    pub const POD_LOST: &str = "PodLost";
+    pub const WAITING: &str = "Waiting";
+    pub const RECREATING: &str = "Recreating";
+    pub const TERMINATING: &str = "Terminating";
+    pub const CONTAINER_CREATING: &str = "ContainerCreating";
+    pub const POD_SCHEDULING: &str = "PodScheduling";
+    // NodeJoined
+    pub const JOINED: &str = "Joined";
+    pub const JOINING: &str = "Joining";
+    pub const JOIN_FAILED: &str = "JoinFailed";
+    pub const WAITING_FOR_POD: &str = "WaitingForPod";
+    pub const WAITING_FOR_CONTROL_PLANE: &str = "WaitingForControlPlane";
+    pub const WAITING_FOR_ADDONS: &str = "WaitingForAddons";
+    pub const BOOTING: &str = "Booting";
+    pub const HOSTED_CLUSTER_UNREACHABLE: &str = "HostedClusterUnreachable";
+    pub const HOSTED_CONTROL_PLANE_NOT_FOUND: &str = "HostedControlPlaneNotFound";
+    // NodeReady
+    pub const NO_NODE: &str = "NoNode";
+    pub const NODE_STARTING: &str = "NodeStarting";
+    pub const KUBELET_READY: &str = "KubeletReady";
+    // Events of a PodMachine
+    pub const POD_CREATED: &str = "PodCreated";
+    pub const RECREATING_POD: &str = "RecreatingPod";
+    pub const DRAINED: &str = "Drained";
+    pub const DRAIN_TIMED_OUT: &str = "DrainTimedOut";
+    pub const DRAIN_FAILED: &str = "DrainFailed";
+    pub const NODE_DELETED: &str = "NodeDeleted";
+    pub const NODE_LEFT: &str = "NodeLeft";
+}
 
 /// A condition of an object at `generation`, True when `ok`.
 pub fn condition(

@@ -1,11 +1,16 @@
-//! Errors a reconcile can end with.
+//! Errors a reconcile can end with; each names the condition reason that reports it.
 
+use crate::api::conditions::reasons;
 use crate::pki::PkiError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("Kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
+    #[error("{what}: {source}")]
+    Kube {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("certificates: {0}")]
     Pki(#[from] PkiError),
     #[error("encoding {what}: {source}")]
@@ -13,18 +18,32 @@ pub enum Error {
     #[error("object has no {0}")]
     MissingField(&'static str),
     #[error("hosted cluster: {0}")]
-    Hosted(String),
+    Hosted(#[from] crate::tenant::Error),
+    #[error("the watch caches closed before they synced")]
+    CachesClosed,
 }
 
 impl Error {
-    /// Low-cardinality label for logs and metrics.
-    pub fn metric_label(&self) -> &'static str {
+    /// A closure that wraps a kube error with what was being done.
+    pub fn kube(what: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
+        let what = what.into();
+        move |source| Error::Kube { what, source }
+    }
+
+    /// A write based on an outdated copy: the next reconcile reads the fresh object.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Kube { source: kube::Error::Api(e), .. } if e.code == 409)
+    }
+
+    /// The condition reason that reports this error.
+    pub fn reason(&self) -> &'static str {
         match self {
-            Error::Kube(_) => "kube_api",
-            Error::Pki(_) => "pki",
-            Error::Encode { .. } => "encode",
-            Error::MissingField(_) => "missing_field",
-            Error::Hosted(_) => "hosted_cluster",
+            Error::Kube { .. } | Error::Encode { .. } | Error::MissingField(_) | Error::CachesClosed => {
+                reasons::APPLY_FAILED
+            }
+            Error::Pki(PkiError::BrokenAuthority { .. }) => reasons::BROKEN_CERTIFICATE_AUTHORITY,
+            Error::Pki(_) => reasons::CERTIFICATE_FAILED,
+            Error::Hosted(e) => e.reason(),
         }
     }
 }

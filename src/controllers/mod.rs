@@ -1,27 +1,39 @@
 //! The operator: controllers that turn podplane objects into running control planes.
+//!
+//! Both controllers read the management cluster from one set of watch caches
+//! ([`cache::Caches`]); every watch event is routed to the objects it concerns, so nothing
+//! polls. A reconcile is a list of staged calls (observe → plan → apply → hosted → status)
+//! and writes its status on every exit.
 
+pub mod cache;
+pub mod drift;
 pub mod error;
+pub mod hosted;
 pub mod hosted_control_plane;
 pub mod pod_machine;
 
 pub use error::Error;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
+use kube::Client;
+use kube::ResourceExt;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::{Client, ResourceExt};
+use tokio::sync::mpsc;
 use tracing::warn;
+
+use cache::{Caches, Routes};
 
 /// Field manager of every server-side apply the operator makes.
 pub const FIELD_MANAGER: &str = "podplane";
 
-/// Annotation holding a digest of what the operator last applied to a child, so an
-/// unchanged child is not written again.
+/// Annotation holding a digest of what the operator last applied to a child: a child whose
+/// content differs from the desired one while its digest is current was changed by someone
+/// else (drift), not by a change of the spec.
 pub const APPLIED_DIGEST: &str = "controlplane.podplane.dev/applied-digest";
 
 /// The object a reconcile is for, or `None` for one that cannot be decoded. The schema
@@ -38,16 +50,17 @@ pub fn decoded<'a, K>(guard: &'a DeserializeGuard<K>, kind: &str) -> Option<&'a 
 }
 
 /// When a failed reconcile runs again: at once after a write based on an outdated copy
-/// (409, the next one reads the fresh object), else after 10 s.
+/// (409, the next one reads the fresh object), else after 10 s. The one place a failed
+/// reconcile is logged.
 pub fn retry_after<K: ResourceExt>(guard: &DeserializeGuard<K>, error: &Error) -> Action {
-    if matches!(error, Error::Kube(kube::Error::Api(e)) if e.code == 409) {
+    if error.is_conflict() {
         return Action::requeue(Duration::from_millis(500));
     }
     let object = guard
         .0
         .as_ref()
         .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()));
-    warn!(object = object.unwrap_or_default(), error = %error, kind = error.metric_label(), "will retry");
+    warn!(object = object.unwrap_or_default(), error = %error, reason = error.reason(), "will retry");
     Action::requeue(Duration::from_secs(10))
 }
 
@@ -55,21 +68,15 @@ pub fn retry_after<K: ResourceExt>(guard: &DeserializeGuard<K>, error: &Error) -
 pub struct Context {
     pub client: Client,
     pub recorder: Recorder,
-    /// What is kept about each hosted cluster between reconciles, by HostedControlPlane uid.
-    hosted: Mutex<HashMap<String, HostedCluster>>,
-}
-
-/// A hosted cluster as the operator last reached it.
-struct HostedCluster {
-    /// The admin kubeconfig the client was built from.
-    kubeconfig: String,
-    client: Client,
-    /// Digest of the addons last applied into it, so unchanged addons are not written again.
-    addons_digest: Option<String>,
+    pub caches: Caches,
+    /// Clients of the hosted clusters, kept between reconciles.
+    pub hosted: hosted::HostedClients,
+    /// Joins and drains running in the background, one per machine.
+    pub tasks: pod_machine::tasks::Tasks,
 }
 
 impl Context {
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: Client, caches: Caches, routes: Routes) -> Self {
         let reporter = Reporter {
             controller: "podplane".into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -77,44 +84,10 @@ impl Context {
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
-            hosted: Default::default(),
+            hosted: hosted::HostedClients::default(),
+            tasks: pod_machine::tasks::Tasks::new(routes.machines),
+            caches,
         }
-    }
-
-    fn hosted(&self) -> std::sync::MutexGuard<'_, HashMap<String, HostedCluster>> {
-        self.hosted.lock().expect("no reconcile panics while holding it")
-    }
-
-    /// A client for the hosted cluster of `uid`, reused (with its connections) while the
-    /// admin kubeconfig stays the same.
-    pub async fn hosted_client(&self, uid: &str, kubeconfig: &str) -> Result<Client, String> {
-        if let Some(known) = self.hosted().get(uid).filter(|h| h.kubeconfig == kubeconfig) {
-            return Ok(known.client.clone());
-        }
-        let client = crate::tenant::client(kubeconfig).await?;
-        let entry = HostedCluster {
-            kubeconfig: kubeconfig.to_string(),
-            client: client.clone(),
-            addons_digest: None,
-        };
-        self.hosted().insert(uid.to_string(), entry);
-        Ok(client)
-    }
-
-    /// Whether the addons with `digest` were applied into the hosted cluster of `uid`.
-    pub fn addons_applied(&self, uid: &str, digest: &str) -> bool {
-        self.hosted().get(uid).and_then(|h| h.addons_digest.as_deref()) == Some(digest)
-    }
-
-    pub fn record_addons(&self, uid: &str, digest: String) {
-        if let Some(hosted) = self.hosted().get_mut(uid) {
-            hosted.addons_digest = Some(digest);
-        }
-    }
-
-    /// Drop what is kept about a hosted cluster that is going away.
-    pub fn forget(&self, uid: &str) {
-        self.hosted().remove(uid);
     }
 
     /// Publish an Event about `object`; a failure is logged, never fatal.
@@ -129,5 +102,41 @@ impl Context {
         if let Err(error) = self.recorder.publish(&event, object).await {
             warn!(%error, reason, "could not publish event");
         }
+    }
+}
+
+/// Run both controllers against the cluster of `client` until the process is asked to stop.
+pub async fn run(client: Client) -> Result<(), Error> {
+    let (control_planes_tx, control_planes_rx) = mpsc::unbounded_channel();
+    let (machines_tx, machines_rx) = mpsc::unbounded_channel();
+    let routes = Routes {
+        control_planes: control_planes_tx,
+        machines: machines_tx,
+    };
+    let (caches, watches) = cache::start(&client, routes.clone());
+    let watches = tokio::spawn(watches);
+    caches.synced().await.map_err(|_| Error::CachesClosed)?;
+    tracing::info!("watch caches synced");
+    let context = Arc::new(Context::new(client, caches, routes));
+    tokio::join!(
+        hosted_control_plane::run(context.clone(), control_planes_rx),
+        pod_machine::run(context, machines_rx),
+    );
+    watches.abort();
+    Ok(())
+}
+
+impl Context {
+    /// A client for the hosted cluster of the control plane `uid`, reused while its admin
+    /// kubeconfig stays the same.
+    pub async fn hosted_client(&self, uid: &str, kubeconfig: &str) -> Result<Client, crate::tenant::Error> {
+        let control_planes = self.caches.control_planes.clone();
+        let alive = move |uid: &str| {
+            control_planes
+                .state()
+                .iter()
+                .any(|h| h.0.as_ref().ok().and_then(|h| h.uid()).as_deref() == Some(uid))
+        };
+        self.hosted.client(uid, kubeconfig, alive).await
     }
 }

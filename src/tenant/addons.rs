@@ -59,7 +59,7 @@ pub fn render(
     hcp: &HostedControlPlane,
     endpoint: &str,
     ca_pem: &[u8],
-) -> Result<Vec<serde_json::Value>, String> {
+) -> Result<Vec<serde_json::Value>, super::Error> {
     let network = &hcp.spec.network;
     let values = Values {
         server: format!("https://{endpoint}"),
@@ -69,7 +69,9 @@ pub fn render(
         version: hcp.spec.version.clone(),
         image_repository: hcp.spec.image_repository.clone(),
         dns_domain: network.dns_domain.clone(),
-        dns_ip: dns_service_ip(&network.service_cidr)?.to_string(),
+        dns_ip: dns_service_ip(&network.service_cidr)
+            .map_err(super::Error::Addon)?
+            .to_string(),
         pod_cidr: network.pod_cidr.clone(),
         service_cidr: network.service_cidr.clone(),
         token_group: TOKEN_GROUP,
@@ -82,10 +84,10 @@ pub fn render(
     for (name, template) in TEMPLATES {
         let text = registry
             .render_template(template, &values)
-            .map_err(|e| format!("addon {name}: {e}"))?;
+            .map_err(|e| super::Error::Addon(format!("addon {name}: {e}")))?;
         for doc in serde_yaml::Deserializer::from_str(&text) {
-            let value: serde_json::Value =
-                serde::Deserialize::deserialize(doc).map_err(|e| format!("addon {name} output: {e}"))?;
+            let value: serde_json::Value = serde::Deserialize::deserialize(doc)
+                .map_err(|e| super::Error::Addon(format!("addon {name} output: {e}")))?;
             if !value.is_null() {
                 objects.push(value);
             }
@@ -111,10 +113,14 @@ fn api_resource(kind: &str) -> Option<ApiResource> {
 }
 
 /// Server-side apply every object into the hosted cluster behind `client`.
-pub async fn apply(client: &Client, objects: &[serde_json::Value], manager: &str) -> Result<(), String> {
+pub async fn apply(
+    client: &Client,
+    objects: &[serde_json::Value],
+    manager: &str,
+) -> Result<(), super::Error> {
     for object in objects {
         let kind = object["kind"].as_str().unwrap_or_default();
-        let resource = api_resource(kind).ok_or_else(|| format!("addon kind {kind} is not supported"))?;
+        let resource = api_resource(kind).ok_or_else(|| super::Error::UnsupportedAddon(kind.to_string()))?;
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
         let api: Api<DynamicObject> = match object["metadata"]["namespace"].as_str() {
             Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
@@ -122,7 +128,7 @@ pub async fn apply(client: &Client, objects: &[serde_json::Value], manager: &str
         };
         api.patch(name, &PatchParams::apply(manager).force(), &Patch::Apply(object))
             .await
-            .map_err(|e| format!("{kind} {name}: {e}"))?;
+            .map_err(super::Error::api(format!("{kind} {name}")))?;
     }
     Ok(())
 }

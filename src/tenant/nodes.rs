@@ -6,39 +6,37 @@ use k8s_openapi::api::core::v1::{Node, Pod, Secret};
 use kube::api::{DeleteParams, EvictParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 
-fn say(what: &str) -> impl Fn(kube::Error) -> String + '_ {
-    move |e| format!("{what}: {e}")
-}
+use super::Error;
 
 fn is_not_found(error: &kube::Error) -> bool {
     matches!(error, kube::Error::Api(e) if e.code == 404)
 }
 
-pub async fn node(client: &Client, name: &str) -> Result<Option<Node>, String> {
+pub async fn node(client: &Client, name: &str) -> Result<Option<Node>, Error> {
     Api::<Node>::all(client.clone())
         .get_opt(name)
         .await
-        .map_err(say(&format!("get Node {name}")))
+        .map_err(Error::api(format!("get Node {name}")))
 }
 
 /// Create a bootstrap token Secret in `kube-system`.
-pub async fn create_token(client: &Client, secret: &Secret) -> Result<(), String> {
+pub async fn create_token(client: &Client, secret: &Secret) -> Result<(), Error> {
     Api::<Secret>::namespaced(client.clone(), "kube-system")
         .create(&PostParams::default(), secret)
         .await
         .map(|_| ())
-        .map_err(say("create bootstrap token"))
+        .map_err(Error::api("create bootstrap token"))
 }
 
 /// Remove a bootstrap token Secret; one already gone is fine.
-pub async fn delete_token(client: &Client, name: &str) -> Result<(), String> {
+pub async fn delete_token(client: &Client, name: &str) -> Result<(), Error> {
     match Api::<Secret>::namespaced(client.clone(), "kube-system")
         .delete(name, &DeleteParams::default())
         .await
     {
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(format!("delete bootstrap token {name}: {e}")),
+        Err(e) => Err(Error::api(format!("delete bootstrap token {name}"))(e)),
     }
 }
 
@@ -69,7 +67,7 @@ fn evictable(pod: &Pod) -> bool {
 /// What `kubectl drain --ignore-daemonsets --delete-emptydir-data` does: cordon the Node,
 /// then evict its Pods (respecting PodDisruptionBudgets) until none is left or `patience`
 /// runs out.
-pub async fn drain(client: &Client, name: &str, patience: Duration) -> Result<Drained, String> {
+pub async fn drain(client: &Client, name: &str, patience: Duration) -> Result<Drained, Error> {
     let nodes = Api::<Node>::all(client.clone());
     let cordon = serde_json::json!({"spec": {"unschedulable": true}});
     match nodes
@@ -78,7 +76,7 @@ pub async fn drain(client: &Client, name: &str, patience: Duration) -> Result<Dr
     {
         Ok(_) => {}
         Err(e) if is_not_found(&e) => return Ok(Drained::Empty),
-        Err(e) => return Err(format!("cordon Node {name}: {e}")),
+        Err(e) => return Err(Error::api(format!("cordon Node {name}"))(e)),
     }
     let pods = Api::<Pod>::all(client.clone());
     let on_node = ListParams::default().fields(&format!("spec.nodeName={name}"));
@@ -87,7 +85,7 @@ pub async fn drain(client: &Client, name: &str, patience: Duration) -> Result<Dr
         let left: Vec<Pod> = pods
             .list(&on_node)
             .await
-            .map_err(say(&format!("list Pods on {name}")))?
+            .map_err(Error::api(format!("list Pods on {name}")))?
             .items
             .into_iter()
             .filter(evictable)
@@ -114,13 +112,13 @@ pub async fn drain(client: &Client, name: &str, patience: Duration) -> Result<Dr
 }
 
 /// Delete a Node object; one already gone is fine.
-pub async fn delete_node(client: &Client, name: &str) -> Result<(), String> {
+pub async fn delete_node(client: &Client, name: &str) -> Result<(), Error> {
     match Api::<Node>::all(client.clone())
         .delete(name, &DeleteParams::default())
         .await
     {
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(format!("delete Node {name}: {e}")),
+        Err(e) => Err(Error::api(format!("delete Node {name}"))(e)),
     }
 }

@@ -1,42 +1,45 @@
-//! Fetch: everything a reconcile reads from the management cluster.
+//! Observe: what the management cluster holds for one HostedControlPlane, read from the
+//! watch caches.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
-use k8s_openapi::api::networking::v1::Ingress;
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::core::v1::{Pod, Secret, Service};
 use kube::api::ListParams;
+use kube::runtime::reflector::Store;
 use kube::{Api, Client, Resource, ResourceExt};
-use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-use super::super::{APPLIED_DIGEST, Error};
 use crate::api::{HostedControlPlane, PodMachine};
+use crate::controllers::cache::{Caches, of_instance};
+use crate::controllers::{APPLIED_DIGEST, Error};
 use crate::names::Names;
-use crate::pki::{SecretData, SecretSet};
-use crate::render::meta::{INSTANCE, MANAGED_BY, MANAGER};
+use crate::pki::{Asset, AssetKind, SecretData, SecretSet};
+use crate::render::meta::{CLUSTER_NAME, INSTANCE, MANAGED_BY, MANAGER};
 
-/// A child that exists: its kind, name and the digest last applied to it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Existing {
-    pub kind: &'static str,
-    pub name: String,
-    pub digest: Option<String>,
+/// A child that exists, as the API server holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Live {
+    /// Whether this control plane is its controller (else someone else's: left alone).
     pub owned: bool,
+    /// The digest of what podplane last applied to it.
+    pub digest: Option<String>,
+    pub object: serde_json::Value,
 }
 
 /// What the management cluster holds for one HostedControlPlane.
 #[derive(Default)]
 pub struct Observed {
     /// Children labelled as ours, by (kind, name).
-    pub children: BTreeMap<(&'static str, String), Existing>,
-    /// Data of the PKI Secrets that exist.
+    pub children: BTreeMap<(&'static str, String), Live>,
+    /// Data of the PKI Secrets that exist (ours, and CAs someone else provided).
     pub pki: SecretSet,
-    pub deployments: Vec<Deployment>,
-    pub pods: Vec<Pod>,
-    pub api_service: Option<Service>,
+    pub deployments: Vec<Arc<Deployment>>,
+    pub pods: Vec<Arc<Pod>>,
+    pub api_service: Option<Arc<Service>>,
     /// Worker machines from `spec.workers`.
-    pub machines: Vec<PodMachine>,
+    pub machines: Vec<Arc<PodMachine>>,
 }
 
 impl Observed {
@@ -44,12 +47,10 @@ impl Observed {
     /// assigned. (Clients that connect by cluster IP or node address check the Service's
     /// DNS name instead, as `podplane kubeconfig` sets up.)
     pub fn extra_api_server_sans(&self) -> Vec<String> {
-        let Some(service) = &self.api_service else {
-            return vec![];
-        };
-        let ingress = service
-            .status
+        let ingress = self
+            .api_service
             .as_ref()
+            .and_then(|s| s.status.as_ref())
             .and_then(|s| s.load_balancer.as_ref())
             .and_then(|l| l.ingress.clone());
         let mut sans = vec![];
@@ -59,116 +60,142 @@ impl Observed {
         }
         sans
     }
-}
 
-fn selector(hcp: &HostedControlPlane) -> ListParams {
-    ListParams::default().labels(&format!("{MANAGED_BY}={MANAGER},{INSTANCE}={}", hcp.name_any()))
-}
-
-async fn list<K>(client: &Client, namespace: &str, params: &ListParams) -> Result<Vec<K>, Error>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
-    Ok(Api::<K>::namespaced(client.clone(), namespace)
-        .list(params)
-        .await?
-        .items)
-}
-
-fn record<K: Resource<DynamicType = ()> + k8s_openapi::Resource>(
-    hcp: &HostedControlPlane,
-    observed: &mut Observed,
-    objects: &[K],
-) {
-    let uid = hcp.uid();
-    for object in objects {
-        let meta = object.meta();
-        let name = meta.name.clone().unwrap_or_default();
-        let owned = meta
-            .owner_references
-            .iter()
-            .flatten()
-            .any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref());
-        let digest = meta
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(APPLIED_DIGEST))
-            .cloned();
-        let kind = <K as k8s_openapi::Resource>::KIND;
-        observed.children.insert(
-            (kind, name.clone()),
-            Existing {
-                kind,
-                name,
-                digest,
+    fn record<K>(&mut self, hcp: &HostedControlPlane, objects: &[Arc<K>])
+    where
+        K: Resource<DynamicType = ()> + k8s_openapi::Resource + Serialize,
+    {
+        let uid = hcp.uid();
+        for object in objects {
+            let meta = object.meta();
+            let owned = meta
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref());
+            let digest = meta
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(APPLIED_DIGEST))
+                .cloned();
+            let live = Live {
                 owned,
-            },
-        );
+                digest,
+                object: serde_json::to_value(object.as_ref()).unwrap_or_default(),
+            };
+            let name = meta.name.clone().unwrap_or_default();
+            self.children
+                .insert((<K as k8s_openapi::Resource>::KIND, name), live);
+        }
     }
 }
 
-fn secret_data(secret: Secret) -> SecretData {
+fn secret_data(secret: &Secret) -> SecretData {
     secret
         .data
+        .clone()
         .unwrap_or_default()
         .into_iter()
         .map(|(k, v)| (k, v.0))
         .collect()
 }
 
-/// Read everything the reconcile of `hcp` needs.
-pub async fn observe(client: &Client, hcp: &HostedControlPlane) -> Result<Observed, Error> {
-    let namespace = hcp.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
-    let params = selector(hcp);
-    let mut observed = Observed::default();
+fn ours<K: Resource + Clone>(store: &Store<K>, hcp: &HostedControlPlane) -> Vec<Arc<K>>
+where
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    let namespace = hcp.namespace().unwrap_or_default();
+    of_instance(store, &namespace, &hcp.name_any())
+        .into_iter()
+        .filter(|o| {
+            o.meta()
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(MANAGED_BY))
+                .map(String::as_str)
+                == Some(MANAGER)
+        })
+        .collect()
+}
 
-    let secrets: Vec<Secret> = list(client, &namespace, &params).await?;
-    record(hcp, &mut observed, &secrets);
-    for secret in secrets {
-        observed.pki.insert(
-            secret.metadata.name.clone().unwrap_or_default(),
-            secret_data(secret),
-        );
+/// Everything the reconcile of `hcp` needs, from the caches.
+pub fn observe(caches: &Caches, hcp: &HostedControlPlane) -> Observed {
+    let mut observed = Observed::default();
+    let namespace = hcp.namespace().unwrap_or_default();
+    let cluster = hcp.name_any();
+    let secrets = caches.secrets.state_filter(|s| {
+        s.namespace().as_deref() == Some(namespace.as_str())
+            && s.labels().get(CLUSTER_NAME) == Some(&cluster)
+            && s.labels().get(INSTANCE).is_none_or(|i| *i == cluster)
+    });
+    let labelled_ours: Vec<Arc<Secret>> = secrets
+        .iter()
+        .filter(|s| s.labels().get(MANAGED_BY).map(String::as_str) == Some(MANAGER))
+        .cloned()
+        .collect();
+    observed.record(hcp, &labelled_ours);
+    for secret in &secrets {
+        observed.pki.insert(secret.name_any(), secret_data(secret));
     }
-    // A CA written by someone else (e.g. Cluster API) is used as it is.
-    let names = Names::new(&hcp.name_any());
-    for name in [
-        names.ca_secret(),
-        names.etcd_ca_secret(),
-        names.front_proxy_ca_secret(),
-        names.service_account_secret(),
-    ] {
-        if !observed.pki.contains_key(&name)
-            && let Some(secret) = Api::<Secret>::namespaced(client.clone(), &namespace)
-                .get_opt(&name)
-                .await?
+    let deployments = ours(&caches.deployments, hcp);
+    observed.record(hcp, &deployments);
+    observed.deployments = deployments;
+    let services = ours(&caches.services, hcp);
+    observed.record(hcp, &services);
+    let api_server = Names::new(&cluster).api_server();
+    observed.api_service = services.into_iter().find(|s| s.name_any() == api_server);
+    observed.record(hcp, &ours(&caches.config_maps, hcp));
+    observed.record(hcp, &ours(&caches.budgets, hcp));
+    observed.record(hcp, &ours(&caches.ingresses, hcp));
+    observed.record(hcp, &ours(&caches.claims, hcp));
+    observed.pods = ours(&caches.pods, hcp);
+    let machines: Vec<Arc<PodMachine>> = ours(&caches.machines, hcp)
+        .into_iter()
+        .filter_map(|m| m.0.as_ref().ok().map(|m| Arc::new(m.clone())))
+        .collect();
+    observed.record(hcp, &machines);
+    observed.machines = machines;
+    observed
+}
+
+/// Complete the PKI view from the API server when the caches lack a Secret the control plane
+/// needs. A Secret written a moment ago may not have reached the cache yet, and a CA someone
+/// else provided may carry none of our labels; taking either for absent would issue a new
+/// CA over it. Only a fresh control plane (or a deleted Secret) pays for these reads.
+pub async fn complete_pki(
+    client: &Client,
+    hcp: &HostedControlPlane,
+    required: &[Asset],
+    pki: &mut SecretSet,
+) -> Result<(), Error> {
+    if required.iter().all(|a| pki.contains_key(&a.secret)) {
+        return Ok(());
+    }
+    let namespace = hcp.namespace().unwrap_or_default();
+    let api = Api::<Secret>::namespaced(client.clone(), &namespace);
+    let selector = ListParams::default().labels(&format!("{CLUSTER_NAME}={}", hcp.name_any()));
+    for secret in api
+        .list(&selector)
+        .await
+        .map_err(Error::kube("listing Secrets"))?
+    {
+        pki.entry(secret.name_any())
+            .or_insert_with(|| secret_data(&secret));
+    }
+    let authorities: Vec<&String> = required
+        .iter()
+        .filter(|a| matches!(a.kind, AssetKind::Authority(_) | AssetKind::ServiceAccountKey))
+        .map(|a| &a.secret)
+        .filter(|name| !pki.contains_key(*name))
+        .collect();
+    for name in authorities {
+        if let Some(secret) = api
+            .get_opt(name)
+            .await
+            .map_err(Error::kube(format!("reading Secret {name}")))?
         {
-            observed.pki.insert(name, secret_data(secret));
+            pki.insert(name.clone(), secret_data(&secret));
         }
     }
-
-    let deployments: Vec<Deployment> = list(client, &namespace, &params).await?;
-    record(hcp, &mut observed, &deployments);
-    observed.deployments = deployments;
-    let services: Vec<Service> = list(client, &namespace, &params).await?;
-    record(hcp, &mut observed, &services);
-    observed.api_service = services
-        .into_iter()
-        .find(|s| s.metadata.name.as_deref() == Some(&names.api_server()));
-    let config_maps: Vec<ConfigMap> = list(client, &namespace, &params).await?;
-    record(hcp, &mut observed, &config_maps);
-    let budgets: Vec<PodDisruptionBudget> = list(client, &namespace, &params).await?;
-    record(hcp, &mut observed, &budgets);
-    let claims: Vec<PersistentVolumeClaim> = list(client, &namespace, &params).await?;
-    record(hcp, &mut observed, &claims);
-    let ingresses: Vec<Ingress> = list(client, &namespace, &params).await?;
-    record(hcp, &mut observed, &ingresses);
-    observed.pods = list(client, &namespace, &params).await?;
-    let machines: Vec<PodMachine> = list(client, &namespace, &params).await?;
-    record(hcp, &mut observed, &machines);
-    observed.machines = machines;
-    Ok(observed)
+    Ok(())
 }

@@ -1,15 +1,18 @@
 //! Joining a machine's node container to the hosted cluster with `kubeadm join`.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Node, Pod, Secret};
 use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, Client, ResourceExt};
 
 use super::status::JoinState;
+use super::tasks::{Outcome, TaskState, Work};
 use super::{Machine, exec};
+use crate::api::conditions::reasons;
 use crate::api::{HostedControlPlane, provider_id};
 use crate::machine::join::{Join, NETWORK_KUBECONFIG, ca_cert_hash, network_kubeconfig, write_file_command};
 use crate::machine::token::{BootstrapToken, TOKEN_LIFETIME};
@@ -42,49 +45,101 @@ fn waiting(reason: &'static str, message: impl Into<String>) -> JoinState {
     }
 }
 
-/// The machine's Node once the node container has joined; joins it when it has not.
-pub async fn ensure(
-    machine: &Machine<'_>,
-    hcp: &HostedControlPlane,
-    hosted: &Client,
-    pod: &Pod,
-) -> Result<Option<Node>, JoinState> {
-    let container =
-        node_container_id(pod).ok_or_else(|| waiting("WaitingForPod", "the node container has no ID yet"))?;
-    let joined = pod.annotations().get(JOINED_CONTAINER) == Some(&container);
-    let node = || async {
-        nodes::node(hosted, &machine.name)
-            .await
-            .map_err(|e| waiting("HostedClusterUnreachable", e))
+/// How long a machine waits before trying again after a join attempt that found the
+/// hosted cluster not ready (or the node still booting), and after one that failed.
+const WAIT_RETRY: Duration = Duration::from_secs(2);
+const FAILURE_RETRY: Duration = Duration::from_secs(10);
+
+/// Where the machine's join stands, starting a join task when one is due, and when the
+/// machine should be looked at again.
+pub async fn progress(machine: &Machine, hcp: &HostedControlPlane, pod: &Pod) -> (JoinState, Action) {
+    let Some(container) = node_container_id(pod) else {
+        let state = waiting(reasons::WAITING_FOR_POD, "the node container has no ID yet");
+        return (state, Action::await_change());
     };
-    if joined {
-        return node().await;
+    if pod.annotations().get(JOINED_CONTAINER) == Some(&container) {
+        machine.context.tasks.clear(&machine.uid);
+        return (JoinState::Joined, Action::await_change());
     }
+    match machine.context.tasks.state(&machine.uid) {
+        TaskState::Running { for_, .. } => {
+            let message = format!(
+                "joining the hosted cluster {} ({}s so far)",
+                hcp.name_any(),
+                for_.as_secs()
+            );
+            (waiting(reasons::JOINING, message), Action::await_change())
+        }
+        TaskState::Ended(Outcome::NotJoined { state, retry_at }) if retry_at > Instant::now() => {
+            (state, Action::requeue(retry_at - Instant::now()))
+        }
+        _ => {
+            let task = attempt(machine.clone(), Arc::new(hcp.clone()), container);
+            machine.context.tasks.clear(&machine.uid);
+            machine
+                .context
+                .tasks
+                .start(&machine.uid, machine.reference(), Work::Join, task);
+            let message = format!("joining the hosted cluster {}", hcp.name_any());
+            (waiting(reasons::JOINING, message), Action::await_change())
+        }
+    }
+}
+
+/// The machine's Node in the hosted cluster, if it can be read.
+pub async fn node(machine: &Machine, hcp: &HostedControlPlane) -> Option<Node> {
+    let hosted = machine.hosted(hcp).await.ok()?;
+    nodes::node(&hosted, &machine.name).await.ok().flatten()
+}
+
+/// One join attempt, as a task: wait for what the join needs, then join.
+async fn attempt(machine: Machine, hcp: Arc<HostedControlPlane>, container: String) -> Outcome {
+    match join_once(&machine, &hcp, &container).await {
+        Ok(()) => Outcome::Joined,
+        Err(state) => {
+            let pause = if matches!(state, JoinState::Failed(_)) {
+                FAILURE_RETRY
+            } else {
+                WAIT_RETRY
+            };
+            Outcome::NotJoined {
+                state,
+                retry_at: Instant::now() + pause,
+            }
+        }
+    }
+}
+
+async fn join_once(machine: &Machine, hcp: &HostedControlPlane, container: &str) -> Result<(), JoinState> {
+    let hosted = machine
+        .hosted(hcp)
+        .await
+        .map_err(|e| waiting(reasons::WAITING_FOR_CONTROL_PLANE, e.to_string()))?;
     // The join needs the API server and the addons, not every component Ready: it waits
     // for what it uses (the network token appears once the controller-manager runs).
-    tenant::readyz(hosted).await.map_err(|why| {
-        waiting(
-            "WaitingForControlPlane",
-            format!("the API server of {} is not ready yet: {why}", hcp.name_any()),
-        )
+    tenant::readyz(&hosted).await.map_err(|why| {
+        let message = format!("the API server of {} is not ready yet: {why}", hcp.name_any());
+        waiting(reasons::WAITING_FOR_CONTROL_PLANE, message)
     })?;
     booted(machine).await?;
-    let network_token = network_token(hosted).await?;
-    if node().await?.is_some() {
+    let network_token = network_token(&hosted).await?;
+    let unreachable = |e: tenant::Error| waiting(reasons::HOSTED_CLUSTER_UNREACHABLE, e.to_string());
+    if nodes::node(&hosted, &machine.name)
+        .await
+        .map_err(unreachable)?
+        .is_some()
+    {
         // Left by an earlier container or Pod of this machine: the new kubelet registers afresh.
-        nodes::delete_node(hosted, &machine.name)
+        nodes::delete_node(&hosted, &machine.name)
             .await
-            .map_err(|e| waiting("HostedClusterUnreachable", e))?;
+            .map_err(unreachable)?;
     }
     let started = Instant::now();
-    match join(machine, hcp, hosted, &network_token).await {
-        Ok(()) => {}
-        Err(message) => {
-            machine
-                .publish(EventType::Warning, "JoinFailed", message.clone())
-                .await;
-            return Err(JoinState::Failed(message));
-        }
+    if let Err(message) = join(machine, hcp, &hosted, &network_token).await {
+        machine
+            .publish(EventType::Warning, reasons::JOIN_FAILED, message.clone())
+            .await;
+        return Err(JoinState::Failed(message));
     }
     let annotation = serde_json::json!({"metadata": {"annotations": {JOINED_CONTAINER: container}}});
     machine
@@ -97,38 +152,33 @@ pub async fn ensure(
                 machine.name
             ))
         })?;
-    machine
-        .publish(
-            EventType::Normal,
-            "Joined",
-            format!(
-                "joined the hosted cluster {} as Node {} in {:.1}s",
-                hcp.name_any(),
-                machine.name,
-                started.elapsed().as_secs_f64()
-            ),
-        )
-        .await;
-    node().await
+    let note = format!(
+        "joined the hosted cluster {} as Node {} in {:.1}s",
+        hcp.name_any(),
+        machine.name,
+        started.elapsed().as_secs_f64()
+    );
+    machine.publish(EventType::Normal, reasons::JOINED, note).await;
+    Ok(())
 }
 
 /// systemd in the node container finished booting (containerd runs, images are imported).
-async fn booted(machine: &Machine<'_>) -> Result<(), JoinState> {
+async fn booted(machine: &Machine) -> Result<(), JoinState> {
     let command = ["timeout", "5", "systemctl", "is-system-running", "--wait"]
         .map(String::from)
         .to_vec();
     let output = exec::run(&machine.pods, &machine.name, command, None, BOOT_CHECK)
         .await
-        .map_err(|e| waiting("Booting", e))?;
+        .map_err(|e| waiting(reasons::BOOTING, e))?;
     let state = output.text.trim().to_string();
     match state.as_str() {
         "running" | "degraded" => Ok(()),
         "" => Err(waiting(
-            "Booting",
+            reasons::BOOTING,
             "systemd in the node container is still starting",
         )),
         other => Err(waiting(
-            "Booting",
+            reasons::BOOTING,
             format!("systemd in the node container is {other}"),
         )),
     }
@@ -136,24 +186,22 @@ async fn booted(machine: &Machine<'_>) -> Result<(), JoinState> {
 
 /// Run `kubeadm join` in the node container with a fresh, short-lived bootstrap token.
 async fn join(
-    machine: &Machine<'_>,
+    machine: &Machine,
     hcp: &HostedControlPlane,
     hosted: &Client,
     network_token: &str,
 ) -> Result<(), String> {
-    let ca_secret = Names::new(&hcp.name_any()).ca_secret();
-    let ca_pem = Api::<Secret>::namespaced(machine.client().clone(), &machine.namespace)
-        .get_opt(&ca_secret)
-        .await
-        .map_err(|e| format!("reading Secret {ca_secret}: {e}"))?
-        .and_then(|s| s.data)
-        .and_then(|d: BTreeMap<_, _>| d.get(TLS_CERT).map(|v| v.0.clone()))
-        .ok_or_else(|| format!("Secret {ca_secret} has no {TLS_CERT}"))?;
+    let ca_pem = machine.ca_pem(hcp).ok_or_else(|| {
+        let ca_secret = Names::new(&hcp.name_any()).ca_secret();
+        format!("Secret {ca_secret} has no {TLS_CERT}")
+    })?;
     network_credentials(machine, hcp, network_token, &ca_pem).await?;
     let token = BootstrapToken::generate()?;
     let expiration = k8s_openapi::jiff::Timestamp::now()
         + k8s_openapi::jiff::SignedDuration::try_from(TOKEN_LIFETIME).expect("15 minutes fit");
-    nodes::create_token(hosted, &token.secret(&machine.name, &expiration.to_string())).await?;
+    nodes::create_token(hosted, &token.secret(&machine.name, &expiration.to_string()))
+        .await
+        .map_err(|e| e.to_string())?;
     let api_server = hcp.in_cluster_server();
     let provider = provider_id(&machine.namespace, &machine.name);
     let hash = ca_cert_hash(&ca_pem)?;
@@ -179,7 +227,7 @@ async fn join(
     if !output.success {
         return Err(format!("kubeadm join failed: {}", output.tail(6)));
     }
-    removed
+    removed.map_err(|e| e.to_string())
 }
 
 /// The token of the podplane-node-network ServiceAccount, once the hosted
@@ -190,7 +238,7 @@ async fn network_token(hosted: &Client) -> Result<String, JoinState> {
         .await
         .map_err(|e| {
             waiting(
-                "HostedClusterUnreachable",
+                reasons::HOSTED_CLUSTER_UNREACHABLE,
                 format!("reading kube-system/{NODE_NETWORK_TOKEN}: {e}"),
             )
         })?
@@ -198,7 +246,7 @@ async fn network_token(hosted: &Client) -> Result<String, JoinState> {
         .and_then(|d| d.get("token").map(|t| String::from_utf8_lossy(&t.0).into_owned()))
         .ok_or_else(|| {
             waiting(
-                "WaitingForAddons",
+                reasons::WAITING_FOR_ADDONS,
                 format!("kube-system/{NODE_NETWORK_TOKEN} in the hosted cluster has no token yet"),
             )
         })
@@ -206,7 +254,7 @@ async fn network_token(hosted: &Client) -> Result<String, JoinState> {
 
 /// Give the node's network loop its kubeconfig (the podplane-node-network token).
 async fn network_credentials(
-    machine: &Machine<'_>,
+    machine: &Machine,
     hcp: &HostedControlPlane,
     token: &str,
     ca_pem: &[u8],

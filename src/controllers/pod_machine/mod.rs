@@ -1,33 +1,35 @@
-//! Reconciling a PodMachine: its Pod → systemd booted → `kubeadm join` → a Ready Node; on
-//! deletion: drain, stop the Pod, delete the Node.
+//! Reconciling a PodMachine: its Pod → a join task (`kubeadm join` once systemd booted) →
+//! a Ready Node; on deletion: a drain task, stop the Pod, delete the Node. The status is
+//! written on every exit; joins and drains never run inside the reconcile.
 
 pub mod exec;
 pub mod join;
 pub mod pod;
 pub mod status;
+pub mod tasks;
 pub mod teardown;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Node, Pod, Secret};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use kube::api::{Patch, PatchParams};
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
-use tracing::{Instrument, info_span, warn};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tracing::{Instrument, info_span};
 
+use super::cache::{MachineRef, requests};
 use super::{Context, Error, FIELD_MANAGER, decoded, retry_after};
+use crate::api::conditions::reasons;
 use crate::api::{HostedControlPlane, PodMachine, provider_id};
-use crate::machine::pod::WORKER_COMPONENT;
 use crate::names::Names;
-use crate::pki::KUBECONFIG_KEY;
-use crate::render::meta::{COMPONENT, MANAGED_BY, MANAGER};
+use crate::pki::{KUBECONFIG_KEY, TLS_CERT};
 use status::{JoinState, Observed, PodState};
 
 /// Finalizer that lets a machine drain and remove its Node before it goes.
@@ -35,49 +37,19 @@ pub const FINALIZER: &str = "infrastructure.podplane.dev/node-cleanup";
 /// Field manager of what the machine controller writes into a PodMachine's spec
 /// (`providerID`), apart from what the HostedControlPlane controller applies.
 const MACHINE_MANAGER: &str = "podplane-machine";
+/// How often a joined machine's Node is looked at without a change.
+const JOINED_RECHECK: Duration = Duration::from_secs(30);
 
-const NOT_READY_RECHECK: Duration = Duration::from_secs(2);
-const WAITING_RECHECK: Duration = Duration::from_secs(5);
-const READY_RECHECK: Duration = Duration::from_secs(30);
-
-/// Run the PodMachine controller until the process is asked to stop.
-pub async fn run(context: Arc<Context>) {
-    let client = context.client.clone();
-    let worker_pods =
-        watcher::Config::default().labels(&format!("{MANAGED_BY}={MANAGER},{COMPONENT}={WORKER_COMPONENT}"));
-    Controller::new(
-        Api::<DeserializeGuard<PodMachine>>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .owns(Api::<Pod>::all(client.clone()), worker_pods)
-    .watches(
-        Api::<HostedControlPlane>::all(client),
-        watcher::Config::default(),
-        worker_machines,
-    )
-    .shutdown_on_signal()
-    .run(reconcile, error_policy, context)
-    .for_each(|result| async move {
-        if let Err(error) = result {
-            warn!(%error, "machine reconcile failed");
-        }
-    })
-    .await;
-}
-
-/// The `spec.workers` machines of a control plane whose state changed (it became reachable,
-/// say), so they do not wait for their next poll.
-fn worker_machines(hcp: HostedControlPlane) -> Vec<ObjectRef<DeserializeGuard<PodMachine>>> {
-    let names = Names::new(&hcp.name_any());
-    let namespace = hcp.namespace().unwrap_or_default();
-    let replicas = hcp
-        .spec
-        .workers
-        .as_ref()
-        .map_or(0, |w| w.replicas.max(0) as usize);
-    (0..replicas)
-        .map(|i| ObjectRef::new(&names.worker(i)).within(&namespace))
-        .collect()
+/// Run the PodMachine controller until the process is asked to stop; `triggers` carries the
+/// machines that watch events and ended tasks concern.
+pub async fn run(context: Arc<Context>, triggers: UnboundedReceiver<MachineRef>) {
+    let primary = futures::stream::pending::<Result<_, kube::runtime::watcher::Error>>();
+    Controller::for_stream(primary, context.caches.machines.clone())
+        .reconcile_on(requests(triggers))
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, context)
+        .for_each(|_| async {})
+        .await;
 }
 
 fn error_policy(guard: Arc<DeserializeGuard<PodMachine>>, error: &Error, _: Arc<Context>) -> Action {
@@ -85,29 +57,48 @@ fn error_policy(guard: Arc<DeserializeGuard<PodMachine>>, error: &Error, _: Arc<
 }
 
 async fn reconcile(guard: Arc<DeserializeGuard<PodMachine>>, context: Arc<Context>) -> Result<Action, Error> {
-    let Some(machine) = decoded(&guard, "PodMachine") else {
+    let Some(object) = decoded(&guard, "PodMachine") else {
         return Ok(Action::await_change());
     };
     let span = info_span!(
         "machine",
-        namespace = machine.namespace().unwrap_or_default(),
-        name = machine.name_any()
+        namespace = object.namespace().unwrap_or_default(),
+        name = object.name_any()
     );
-    reconcile_one(machine, &context).instrument(span).await
+    let machine = Machine::new(context, object.clone());
+    reconcile_one(&machine).instrument(span).await
 }
 
-/// What a machine's reconcile works with.
-pub struct Machine<'a> {
-    pub context: &'a Context,
-    pub object: &'a PodMachine,
+/// What a machine's reconcile (and its tasks) work with.
+#[derive(Clone)]
+pub struct Machine {
+    pub context: Arc<Context>,
+    pub object: PodMachine,
     pub namespace: String,
     pub name: String,
+    pub uid: String,
     pub pods: Api<Pod>,
 }
 
-impl Machine<'_> {
+impl Machine {
+    fn new(context: Arc<Context>, object: PodMachine) -> Self {
+        let namespace = object.namespace().unwrap_or_default();
+        Self {
+            pods: Api::namespaced(context.client.clone(), &namespace),
+            name: object.name_any(),
+            uid: object.uid().unwrap_or_default(),
+            namespace,
+            object,
+            context,
+        }
+    }
+
     pub fn client(&self) -> &Client {
         &self.context.client
+    }
+
+    pub fn reference(&self) -> MachineRef {
+        ObjectRef::new(&self.name).within(&self.namespace)
     }
 
     pub async fn publish(&self, type_: EventType, reason: &str, note: String) {
@@ -124,128 +115,105 @@ impl Machine<'_> {
             .and_then(|s| s.conditions.iter().find(|c| c.type_ == type_))
             .is_some_and(|c| c.reason == reason)
     }
+
+    /// The control plane this machine joins, from the cache.
+    pub fn control_plane(&self) -> Option<Arc<HostedControlPlane>> {
+        let name = self.object.control_plane_name()?;
+        let found = self
+            .context
+            .caches
+            .control_planes
+            .get(&ObjectRef::new(name).within(&self.namespace))?;
+        found.0.as_ref().ok().map(|h| Arc::new(h.clone()))
+    }
+
+    /// `key` of the control plane's Secret `secret`, from the cache.
+    pub fn secret_value(&self, secret: &str, key: &str) -> Option<Vec<u8>> {
+        let found = self
+            .context
+            .caches
+            .secrets
+            .get(&ObjectRef::new(secret).within(&self.namespace))?;
+        found.data.as_ref()?.get(key).map(|v| v.0.clone())
+    }
+
+    /// The cluster CA certificate of `hcp`.
+    pub fn ca_pem(&self, hcp: &HostedControlPlane) -> Option<Vec<u8>> {
+        self.secret_value(&Names::new(&hcp.name_any()).ca_secret(), TLS_CERT)
+    }
+
+    /// A client for the hosted cluster, from the control plane's admin kubeconfig.
+    pub async fn hosted(&self, hcp: &HostedControlPlane) -> Result<Client, crate::tenant::Error> {
+        let secret = Names::new(&hcp.name_any()).admin_kubeconfig_secret();
+        let kubeconfig = self.secret_value(&secret, KUBECONFIG_KEY).ok_or_else(|| {
+            crate::tenant::Error::Missing(format!("Secret {secret} has no {KUBECONFIG_KEY}"))
+        })?;
+        let kubeconfig = String::from_utf8_lossy(&kubeconfig);
+        self.context
+            .hosted_client(&hcp.uid().unwrap_or_default(), &kubeconfig)
+            .await
+    }
 }
 
-async fn reconcile_one(object: &PodMachine, context: &Context) -> Result<Action, Error> {
-    let namespace = object
-        .namespace()
-        .ok_or(Error::MissingField("metadata.namespace"))?;
-    let machine = Machine {
-        context,
-        object,
-        name: object.name_any(),
-        pods: Api::namespaced(context.client.clone(), &namespace),
-        namespace,
-    };
-    let hcp = match object.control_plane_name() {
-        Some(name) => {
-            Api::<HostedControlPlane>::namespaced(context.client.clone(), &machine.namespace)
-                .get_opt(name)
-                .await?
-        }
-        None => None,
-    };
-    if object.metadata.deletion_timestamp.is_some() {
-        return teardown::run(&machine, hcp.as_ref()).await;
+async fn reconcile_one(machine: &Machine) -> Result<Action, Error> {
+    let hcp = machine.control_plane();
+    if machine.object.metadata.deletion_timestamp.is_some() {
+        return teardown::run(machine, hcp.as_deref()).await;
     }
-    keep_finalizer_and_owner(&machine, hcp.as_ref()).await?;
+    keep_finalizer_and_owner(machine, hcp.as_deref()).await?;
+    let mut observed = Observed::new(Time(k8s_openapi::jiff::Timestamp::now()));
+    let outcome = converge(machine, hcp.as_deref(), &mut observed).await;
+    let ready = write_status(machine, &observed).await?;
+    let next = outcome?;
+    Ok(if ready {
+        Action::requeue(JOINED_RECHECK)
+    } else {
+        next
+    })
+}
 
-    let mut observed = Observed {
-        pod: PodState::Unknown(String::new()),
-        pod_uid: None,
-        pod_ip: None,
-        join: JoinState::Waiting {
-            reason: "WaitingForPod",
-            message: "the node container is not running yet".into(),
-        },
-        node: None,
-        now: Time(k8s_openapi::jiff::Timestamp::now()),
-    };
+/// Pod, provider ID, join and Node; what status needs goes into `observed`.
+async fn converge(
+    machine: &Machine,
+    hcp: Option<&HostedControlPlane>,
+    observed: &mut Observed,
+) -> Result<Action, Error> {
     let Some(hcp) = hcp else {
-        let why = match object.control_plane_name() {
-            Some(name) => format!(
-                "HostedControlPlane {name} does not exist in namespace {}",
-                machine.namespace
-            ),
-            None => {
-                "spec.hostedControlPlaneRef is not set: name the HostedControlPlane this machine joins (or label the machine cluster.x-k8s.io/cluster-name=<its name>)".into()
-            }
+        let why = match machine.object.control_plane_name() {
+            Some(name) => format!("HostedControlPlane {name} does not exist in namespace {}", machine.namespace),
+            None => "spec.hostedControlPlaneRef is not set: name the HostedControlPlane this machine joins (or label the machine cluster.x-k8s.io/cluster-name=<its name>)".into(),
         };
         observed.pod = PodState::Unknown(why.clone());
         observed.join = JoinState::Waiting {
-            reason: "HostedControlPlaneNotFound",
+            reason: reasons::HOSTED_CONTROL_PLANE_NOT_FOUND,
             message: why,
         };
-        write_status(&machine, &observed).await?;
-        return Ok(Action::requeue(WAITING_RECHECK));
+        return Ok(Action::await_change());
     };
-
-    let pod = match pod::ensure(&machine, &hcp).await? {
+    let pod = match pod::ensure(machine, hcp).await? {
         Ok(pod) => pod,
         Err((state, uid)) => {
             observed.pod = state;
             observed.pod_uid = uid;
-            write_status(&machine, &observed).await?;
-            return Ok(Action::requeue(NOT_READY_RECHECK));
+            return Ok(Action::await_change());
         }
     };
     observed.pod = PodState::Running;
     observed.pod_uid = pod.metadata.uid.clone();
     observed.pod_ip = pod.status.as_ref().and_then(|s| s.pod_ip.clone());
-    set_provider_id(&machine).await?;
-
-    let node = match hosted(&machine, &hcp).await {
-        Ok(hosted) => join::ensure(&machine, &hcp, &hosted, &pod).await,
-        Err(message) => Err(JoinState::Waiting {
-            reason: "WaitingForControlPlane",
-            message,
-        }),
-    };
-    let node: Option<Node> = match node {
-        Ok(node) => {
-            observed.join = JoinState::Joined;
-            node
-        }
-        Err(state) => {
-            observed.join = state;
-            None
-        }
-    };
-    observed.node = node.as_ref();
-    let ready = write_status(&machine, &observed).await?;
-    Ok(Action::requeue(match (&observed.join, ready) {
-        (_, true) => READY_RECHECK,
-        (JoinState::Failed(_), _) => Duration::from_secs(10),
-        _ => NOT_READY_RECHECK,
-    }))
-}
-
-/// A client for the hosted cluster, from the control plane's admin kubeconfig.
-pub async fn hosted(machine: &Machine<'_>, hcp: &HostedControlPlane) -> Result<Client, String> {
-    let secret = Names::new(&hcp.name_any()).admin_kubeconfig_secret();
-    let kubeconfig = Api::<Secret>::namespaced(machine.client().clone(), &machine.namespace)
-        .get_opt(&secret)
-        .await
-        .map_err(|e| format!("reading Secret {secret}: {e}"))?
-        .and_then(|s| s.data)
-        .and_then(|d| {
-            d.get(KUBECONFIG_KEY)
-                .map(|v| String::from_utf8_lossy(&v.0).into_owned())
-        })
-        .ok_or_else(|| format!("Secret {secret} has no {KUBECONFIG_KEY}"))?;
-    machine
-        .context
-        .hosted_client(&hcp.uid().unwrap_or_default(), &kubeconfig)
-        .await
+    set_provider_id(machine).await?;
+    let (join, next) = join::progress(machine, hcp, &pod).await;
+    observed.join = join;
+    if observed.join == JoinState::Joined {
+        observed.node = join::node(machine, hcp).await;
+    }
+    Ok(next)
 }
 
 /// The finalizer, and an owner reference to the HostedControlPlane so that deleting it
 /// removes its machines (machines made by Cluster API or by `spec.workers` have an owner).
-async fn keep_finalizer_and_owner(
-    machine: &Machine<'_>,
-    hcp: Option<&HostedControlPlane>,
-) -> Result<(), Error> {
-    let object = machine.object;
+async fn keep_finalizer_and_owner(machine: &Machine, hcp: Option<&HostedControlPlane>) -> Result<(), Error> {
+    let object = &machine.object;
     let mut finalizers = object.finalizers().to_vec();
     let mut owners = object.owner_references().to_vec();
     let mut changed = false;
@@ -276,7 +244,8 @@ async fn keep_finalizer_and_owner(
     });
     Api::<PodMachine>::namespaced(machine.client().clone(), &machine.namespace)
         .patch(&machine.name, &machine_patch(), &Patch::Merge(&patch))
-        .await?;
+        .await
+        .map_err(Error::kube("adding the finalizer"))?;
     Ok(())
 }
 
@@ -288,7 +257,7 @@ fn machine_patch() -> PatchParams {
 }
 
 /// `spec.providerID`: `podplane://<namespace>/<pod>` (Cluster API matches it to the Node).
-async fn set_provider_id(machine: &Machine<'_>) -> Result<(), Error> {
+async fn set_provider_id(machine: &Machine) -> Result<(), Error> {
     let wanted = provider_id(&machine.namespace, &machine.name);
     if machine.object.spec.provider_id.as_deref() == Some(wanted.as_str()) {
         return Ok(());
@@ -296,13 +265,14 @@ async fn set_provider_id(machine: &Machine<'_>) -> Result<(), Error> {
     let patch = serde_json::json!({"spec": {"providerID": wanted}});
     Api::<PodMachine>::namespaced(machine.client().clone(), &machine.namespace)
         .patch(&machine.name, &machine_patch(), &Patch::Merge(&patch))
-        .await?;
+        .await
+        .map_err(Error::kube("setting spec.providerID"))?;
     Ok(())
 }
 
 /// Patch the status subresource when it changed; returns whether the machine is Ready.
-async fn write_status(machine: &Machine<'_>, observed: &Observed<'_>) -> Result<bool, Error> {
-    let next = status::compute(machine.object, observed);
+async fn write_status(machine: &Machine, observed: &Observed) -> Result<bool, Error> {
+    let next = status::compute(&machine.object, observed);
     let ready = next.ready;
     if machine.object.status.as_ref() == Some(&next) {
         return Ok(ready);
@@ -318,6 +288,7 @@ async fn write_status(machine: &Machine<'_>, observed: &Observed<'_>) -> Result<
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&patch),
         )
-        .await?;
+        .await
+        .map_err(Error::kube("writing status"))?;
     Ok(ready)
 }

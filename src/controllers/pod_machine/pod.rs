@@ -4,18 +4,19 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::{DeleteParams, PostParams};
 use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
 
 use super::Machine;
 use super::status::PodState;
 use crate::api::HostedControlPlane;
-use crate::api::conditions::POD_RUNNING;
+use crate::api::conditions::{POD_RUNNING, reasons};
 use crate::controllers::Error;
 use crate::machine::{self, NODE_CONTAINER};
 
 /// The Pod with its node container running, or where it stands (with the Pod's uid).
 pub type Ensured = Result<Pod, (PodState, Option<String>)>;
 
-fn owned_by(pod: &Pod, machine: &Machine<'_>) -> bool {
+fn owned_by(pod: &Pod, machine: &Machine) -> bool {
     let uid = machine.object.uid();
     pod.owner_references()
         .iter()
@@ -45,7 +46,7 @@ fn not_running(pod: &Pod) -> Option<(String, String)> {
         && let Some(waiting) = init.state.as_ref().and_then(|s| s.waiting.as_ref())
         && waiting.reason.as_deref() != Some("PodInitializing")
     {
-        let reason = waiting.reason.clone().unwrap_or_else(|| "Waiting".into());
+        let reason = waiting.reason.clone().unwrap_or_else(|| reasons::WAITING.into());
         return Some((
             reason.clone(),
             format!(
@@ -66,7 +67,7 @@ fn not_running(pod: &Pod) -> Option<(String, String)> {
                 (_, Some(t)) => (t.reason.clone(), t.message.clone()),
                 _ => (None, None),
             };
-            let reason = reason.unwrap_or_else(|| "ContainerCreating".into());
+            let reason = reason.unwrap_or_else(|| reasons::CONTAINER_CREATING.into());
             let image = node.map(|c| c.image.clone()).unwrap_or_default();
             Some((
                 reason.clone(),
@@ -79,18 +80,22 @@ fn not_running(pod: &Pod) -> Option<(String, String)> {
             ))
         }
         None => Some((
-            "PodScheduling".into(),
+            reasons::POD_SCHEDULING.into(),
             format!("Pod {} is not running yet", pod.name_any()),
         )),
     }
 }
 
 /// Make sure the machine's Pod exists and its node container runs.
-pub async fn ensure(machine: &Machine<'_>, hcp: &HostedControlPlane) -> Result<Ensured, Error> {
+pub async fn ensure(machine: &Machine, hcp: &HostedControlPlane) -> Result<Ensured, Error> {
     let spec = &machine.object.spec.template;
     let had_pod = machine.object.status.as_ref().and_then(|s| s.pod_uid.clone());
-    let existing = machine.pods.get_opt(&machine.name).await?;
-    let pod = match existing {
+    let cached = machine
+        .context
+        .caches
+        .pods
+        .get(&ObjectRef::new(&machine.name).within(&machine.namespace));
+    let pod = match cached.map(|p| p.as_ref().clone()) {
         Some(pod) if !owned_by(&pod, machine) => {
             return Ok(Err((
                 PodState::Refused(format!(
@@ -103,7 +108,7 @@ pub async fn ensure(machine: &Machine<'_>, hcp: &HostedControlPlane) -> Result<E
         Some(pod) if pod.metadata.deletion_timestamp.is_some() => {
             return Ok(Err((
                 PodState::Starting {
-                    reason: "Terminating".into(),
+                    reason: reasons::TERMINATING.into(),
                     message: format!("Pod {} is terminating", machine.name),
                 },
                 pod.uid(),
@@ -117,17 +122,18 @@ pub async fn ensure(machine: &Machine<'_>, hcp: &HostedControlPlane) -> Result<E
             machine
                 .pods
                 .delete(&machine.name, &DeleteParams::default())
-                .await?;
+                .await
+                .map_err(Error::kube(format!("deleting Pod {}", machine.name)))?;
             machine
                 .publish(
                     EventType::Normal,
-                    "RecreatingPod",
+                    reasons::RECREATING_POD,
                     format!("{why}; spec.recreatePod is set"),
                 )
                 .await;
             return Ok(Err((
                 PodState::Starting {
-                    reason: "Recreating".into(),
+                    reason: reasons::RECREATING.into(),
                     message: why,
                 },
                 pod.uid(),
@@ -142,18 +148,18 @@ pub async fn ensure(machine: &Machine<'_>, hcp: &HostedControlPlane) -> Result<E
 }
 
 /// A lost Pod, reported with an Event the first time.
-async fn lost(machine: &Machine<'_>, why: String) -> PodState {
+async fn lost(machine: &Machine, why: String) -> PodState {
     let message = format!("{why}. Set spec.recreatePod: true to get a new Pod, or delete the PodMachine");
-    if !machine.reported(POD_RUNNING, "PodLost") {
+    if !machine.reported(POD_RUNNING, reasons::POD_LOST) {
         machine
-            .publish(EventType::Warning, "PodLost", message.clone())
+            .publish(EventType::Warning, reasons::POD_LOST, message.clone())
             .await;
     }
     PodState::Lost(message)
 }
 
 async fn create(
-    machine: &Machine<'_>,
+    machine: &Machine,
     hcp: &HostedControlPlane,
     had_pod: Option<String>,
 ) -> Result<Ensured, Error> {
@@ -163,20 +169,20 @@ async fn create(
         let why = format!("Pod {} (uid {uid}) is gone", machine.name);
         return Ok(Err((lost(machine, why).await, None)));
     }
-    let pod = machine::pod::pod(machine.object, hcp);
+    let pod = machine::pod::pod(&machine.object, hcp);
     match machine.pods.create(&PostParams::default(), &pod).await {
         Ok(created) => {
-            let image = machine::pod::image(machine.object, hcp);
+            let image = machine::pod::image(&machine.object, hcp);
             machine
                 .publish(
                     EventType::Normal,
-                    "PodCreated",
+                    reasons::POD_CREATED,
                     format!("created Pod {} from {image}", machine.name),
                 )
                 .await;
             Ok(Err((
                 PodState::Starting {
-                    reason: "ContainerCreating".into(),
+                    reason: reasons::CONTAINER_CREATING.into(),
                     message: format!("Pod {} created", machine.name),
                 },
                 created.uid(),
@@ -195,13 +201,13 @@ async fn create(
                 "the management cluster refused Pod {}: {}{hint}",
                 machine.name, e.message
             );
-            if !machine.reported(POD_RUNNING, "PodRefused") {
+            if !machine.reported(POD_RUNNING, reasons::POD_REFUSED) {
                 machine
-                    .publish(EventType::Warning, "PodRefused", message.clone())
+                    .publish(EventType::Warning, reasons::POD_REFUSED, message.clone())
                     .await;
             }
             Ok(Err((PodState::Refused(message), None)))
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(Error::kube(format!("creating Pod {}", machine.name))(e)),
     }
 }

@@ -4,6 +4,7 @@ use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::conditions::*;
+
 use crate::api::{MachineAddress, MachineInitialization, NodeReference, PodMachine, PodMachineStatus};
 
 /// Where the machine's Pod stands.
@@ -32,13 +33,30 @@ pub enum JoinState {
 }
 
 /// What one reconcile found out.
-pub struct Observed<'a> {
+pub struct Observed {
     pub pod: PodState,
     pub pod_uid: Option<String>,
     pub pod_ip: Option<String>,
     pub join: JoinState,
-    pub node: Option<&'a Node>,
+    pub node: Option<Node>,
     pub now: Time,
+}
+
+impl Observed {
+    /// Nothing found out yet, at `now`.
+    pub fn new(now: Time) -> Self {
+        Self {
+            pod: PodState::Unknown(String::new()),
+            pod_uid: None,
+            pod_ip: None,
+            join: JoinState::Waiting {
+                reason: reasons::WAITING_FOR_POD,
+                message: "the node container is not running yet".into(),
+            },
+            node: None,
+            now,
+        }
+    }
 }
 
 fn node_ready(node: &Node) -> (bool, String, String) {
@@ -50,12 +68,12 @@ fn node_ready(node: &Node) -> (bool, String, String) {
     match ready {
         Some(c) => (
             c.status == "True",
-            c.reason.clone().unwrap_or_else(|| "KubeletReady".into()),
+            c.reason.clone().unwrap_or_else(|| reasons::KUBELET_READY.into()),
             c.message.clone().unwrap_or_default(),
         ),
         None => (
             false,
-            "NodeStarting".into(),
+            reasons::NODE_STARTING.into(),
             "the kubelet has not reported yet".into(),
         ),
     }
@@ -93,7 +111,7 @@ pub fn compute(machine: &PodMachine, observed: &Observed) -> PodMachineStatus {
         PodState::Running => condition(
             POD_RUNNING,
             true,
-            "Running",
+            reasons::RUNNING,
             "the node container runs".into(),
             generation,
             now,
@@ -101,24 +119,42 @@ pub fn compute(machine: &PodMachine, observed: &Observed) -> PodMachineStatus {
         PodState::Starting { reason, message } => {
             condition(POD_RUNNING, false, reason, message.clone(), generation, now)
         }
-        PodState::Refused(message) => {
-            condition(POD_RUNNING, false, "PodRefused", message.clone(), generation, now)
-        }
-        PodState::Lost(message) => condition(POD_RUNNING, false, "PodLost", message.clone(), generation, now),
-        PodState::Unknown(message) => {
-            condition(POD_RUNNING, false, "Waiting", message.clone(), generation, now)
-        }
+        PodState::Refused(message) => condition(
+            POD_RUNNING,
+            false,
+            reasons::POD_REFUSED,
+            message.clone(),
+            generation,
+            now,
+        ),
+        PodState::Lost(message) => condition(
+            POD_RUNNING,
+            false,
+            reasons::POD_LOST,
+            message.clone(),
+            generation,
+            now,
+        ),
+        PodState::Unknown(message) => condition(
+            POD_RUNNING,
+            false,
+            reasons::WAITING,
+            message.clone(),
+            generation,
+            now,
+        ),
     };
     let joined = match &observed.join {
         JoinState::Joined => {
             let name = observed
                 .node
+                .as_ref()
                 .and_then(|n| n.metadata.name.clone())
                 .unwrap_or_default();
             condition(
                 NODE_JOINED,
                 true,
-                "Joined",
+                reasons::JOINED,
                 format!("joined as Node {name}"),
                 generation,
                 now,
@@ -127,11 +163,16 @@ pub fn compute(machine: &PodMachine, observed: &Observed) -> PodMachineStatus {
         JoinState::Waiting { reason, message } => {
             condition(NODE_JOINED, false, reason, message.clone(), generation, now)
         }
-        JoinState::Failed(message) => {
-            condition(NODE_JOINED, false, "JoinFailed", message.clone(), generation, now)
-        }
+        JoinState::Failed(message) => condition(
+            NODE_JOINED,
+            false,
+            reasons::JOIN_FAILED,
+            message.clone(),
+            generation,
+            now,
+        ),
     };
-    let node = match observed.node {
+    let node = match &observed.node {
         Some(node) => {
             let (ok, reason, message) = node_ready(node);
             condition(NODE_READY, ok, &reason, message, generation, now)
@@ -139,7 +180,7 @@ pub fn compute(machine: &PodMachine, observed: &Observed) -> PodMachineStatus {
         None => condition(
             NODE_READY,
             false,
-            "NoNode",
+            reasons::NO_NODE,
             "the machine has no Node yet".into(),
             generation,
             now,
@@ -155,12 +196,19 @@ pub fn compute(machine: &PodMachine, observed: &Observed) -> PodMachineStatus {
             generation,
             now,
         ),
-        None => condition(READY, true, "Ready", "the Node is Ready".into(), generation, now),
+        None => condition(
+            READY,
+            true,
+            reasons::READY,
+            "the Node is Ready".into(),
+            generation,
+            now,
+        ),
     };
     let is_ready = ready.status == "True";
     let mut conditions = vec![ready, pod, joined, node];
     keep_transition_times(&mut conditions, &previous.conditions);
-    let node_ref = observed.node.map(|n| NodeReference {
+    let node_ref = observed.node.as_ref().map(|n| NodeReference {
         name: n.metadata.name.clone().unwrap_or_default(),
         uid: n.metadata.uid.clone(),
     });
@@ -170,7 +218,7 @@ pub fn compute(machine: &PodMachine, observed: &Observed) -> PodMachineStatus {
             provisioned: previous.initialization.is_some_and(|i| i.provisioned)
                 || observed.join == JoinState::Joined,
         }),
-        addresses: addresses(observed.node, observed.pod_ip.as_deref()),
+        addresses: addresses(observed.node.as_ref(), observed.pod_ip.as_deref()),
         node_ref,
         pod_uid: observed.pod_uid.clone().or(previous.pod_uid),
         observed_generation: generation,
@@ -220,7 +268,7 @@ mod tests {
             pod_uid: Some("pod-uid".into()),
             pod_ip: Some("10.200.0.9".into()),
             join: JoinState::Joined,
-            node: Some(&node),
+            node: Some(node),
             now: now(),
         };
         let status = compute(&machine, &observed);
@@ -247,7 +295,7 @@ mod tests {
             pod_uid: None,
             pod_ip: None,
             join: JoinState::Waiting {
-                reason: "WaitingForPod",
+                reason: reasons::WAITING_FOR_POD,
                 message: "no Pod".into(),
             },
             node: None,

@@ -1,0 +1,70 @@
+//! Events: what a pass changed (certificates issued, drift reverted) and conditions that
+//! changed (a component lost or regained, readiness).
+
+use kube::Resource;
+use kube::runtime::events::EventType;
+
+use super::apply::Applied;
+use super::plan::Plan;
+use crate::api::conditions::{READY, reasons};
+use crate::api::{HostedControlPlane, HostedControlPlaneStatus};
+use crate::controllers::Context;
+
+async fn publish(context: &Context, hcp: &HostedControlPlane, type_: EventType, reason: &str, note: String) {
+    context.publish(&hcp.object_ref(&()), type_, reason, note).await;
+}
+
+/// Events for what `applied` changed.
+pub async fn applied(context: &Context, hcp: &HostedControlPlane, plan: &Plan, applied: &Applied) {
+    if let Some(note) = &plan.issued_note {
+        publish(
+            context,
+            hcp,
+            EventType::Normal,
+            reasons::CERTIFICATES_ISSUED,
+            note.clone(),
+        )
+        .await;
+    }
+    if !applied.reverted.is_empty() {
+        let note = format!(
+            "put back what someone else changed: {}",
+            applied.reverted.join("; ")
+        );
+        tracing::warn!(reverted = ?applied.reverted, "drift reverted");
+        publish(context, hcp, EventType::Warning, reasons::DRIFT_REVERTED, note).await;
+    }
+}
+
+/// Events for conditions that changed between `previous` and `next`.
+pub async fn transitions(
+    context: &Context,
+    hcp: &HostedControlPlane,
+    previous: Option<&HostedControlPlaneStatus>,
+    next: &HostedControlPlaneStatus,
+) {
+    for condition in &next.conditions {
+        let before = previous.and_then(|p| p.conditions.iter().find(|c| c.type_ == condition.type_));
+        let was_true = before.map(|c| c.status == "True");
+        let is_true = condition.status == "True";
+        let first_wait = was_true.is_none() && !is_true && condition.reason == reasons::UNAVAILABLE;
+        if was_true == Some(is_true) || first_wait {
+            continue;
+        }
+        let (type_, reason) = match (condition.type_.as_str(), is_true) {
+            (READY, true) => (EventType::Normal, reasons::CONTROL_PLANE_READY.to_string()),
+            (READY, false) if was_true == Some(true) => {
+                (EventType::Warning, reasons::CONTROL_PLANE_NOT_READY.to_string())
+            }
+            (READY, false) => continue,
+            (_, true) if was_true == Some(false) => (
+                EventType::Normal,
+                format!("{}Recovered", condition.type_.trim_end_matches("Available")),
+            ),
+            (_, true) => continue,
+            (_, false) => (EventType::Warning, condition.reason.clone()),
+        };
+        let note = format!("{}: {}", condition.type_, condition.message);
+        publish(context, hcp, type_, &reason, note).await;
+    }
+}

@@ -1,0 +1,106 @@
+//! Reach the hosted cluster: does its API server answer, and does it hold what
+//! `kubeadm join` and the addons need.
+
+use std::time::Duration;
+
+use kube::{Client, ResourceExt};
+use tracing::info;
+
+use super::observe::Observed;
+use super::plan::{self, Plan};
+use crate::api::HostedControlPlane;
+use crate::controllers::{Context, FIELD_MANAGER};
+use crate::tenant;
+
+/// What reaching the hosted cluster found.
+pub struct Reached {
+    /// Whether its API server answered `/readyz`.
+    pub answered: Result<(), tenant::Error>,
+    /// Whether the addons are in place (Ok when there was nothing to do yet).
+    pub addons: Result<(), tenant::Error>,
+}
+
+/// `https://host:port` where clients reach the API server, once it has a Service.
+pub fn endpoint(hcp: &HostedControlPlane, observed: &Observed) -> Option<String> {
+    if let Some(endpoint) = &hcp.spec.control_plane_endpoint {
+        return Some(format!("https://{}:{}", endpoint.host, endpoint.port));
+    }
+    observed.api_service.as_ref()?;
+    Some(hcp.in_cluster_server())
+}
+
+pub async fn reach(
+    context: &Context,
+    hcp: &HostedControlPlane,
+    plan: &Plan,
+    endpoint: Option<&str>,
+) -> Reached {
+    let Some(kubeconfig) = &plan.admin_kubeconfig else {
+        let missing = tenant::Error::Missing("no admin kubeconfig yet".into());
+        return Reached {
+            answered: Err(missing),
+            addons: Ok(()),
+        };
+    };
+    let client = match context
+        .hosted_client(&hcp.uid().unwrap_or_default(), kubeconfig)
+        .await
+    {
+        Ok(client) => client,
+        Err(error) => {
+            return Reached {
+                answered: Err(error),
+                addons: Ok(()),
+            };
+        }
+    };
+    let was_ready = hcp.status.as_ref().is_some_and(|s| s.ready);
+    if let Err(error) = answers(&client, was_ready).await {
+        return Reached {
+            answered: Err(error),
+            addons: Ok(()),
+        };
+    }
+    let addons = match (endpoint, &plan.ca_pem) {
+        (Some(endpoint), Some(ca_pem)) => prepare_for_join(context, hcp, &client, endpoint, ca_pem).await,
+        _ => Ok(()),
+    };
+    Reached {
+        answered: Ok(()),
+        addons,
+    }
+}
+
+/// Whether the hosted API server answers `/readyz`. A control plane that was Ready gets a
+/// second chance a second later: one slow answer on a busy machine (a fresh connection
+/// after an operator restart, say) is not an outage worth flipping Ready for.
+async fn answers(hosted: &Client, was_ready: bool) -> Result<(), tenant::Error> {
+    match tenant::readyz(hosted).await {
+        Err(_) if was_ready => {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            tenant::readyz(hosted).await
+        }
+        result => result,
+    }
+}
+
+/// Leave in the hosted cluster what `kubeadm join` needs; written only when it changed.
+async fn prepare_for_join(
+    context: &Context,
+    hcp: &HostedControlPlane,
+    hosted: &Client,
+    endpoint: &str,
+    ca_pem: &[u8],
+) -> Result<(), tenant::Error> {
+    let host_port = endpoint.trim_start_matches("https://");
+    let objects = tenant::addons::render(hcp, host_port, ca_pem)?;
+    let digest = plan::digest(&objects);
+    let uid = hcp.uid().unwrap_or_default();
+    if context.hosted.addons_applied(&uid, &digest) {
+        return Ok(());
+    }
+    tenant::addons::apply(hosted, &objects, FIELD_MANAGER).await?;
+    info!("hosted cluster addons applied");
+    context.hosted.record_addons(&uid, digest);
+    Ok(())
+}
