@@ -121,14 +121,11 @@ async fn kubeconfig(name: &str, namespace: Option<String>, internal: bool) -> an
     let (server, tls_name) = if internal {
         (hcp.in_cluster_server(), None)
     } else {
-        podplane::tenant::access::external_server(&client, &hcp, &namespace)
-            .await
-            .map_err(anyhow::Error::msg)?
+        podplane::tenant::access::external_server(&client, &hcp, &namespace).await?
     };
     let config =
         podplane::tenant::access::admin_kubeconfig(&client, &hcp, &namespace, &server, tls_name.as_deref())
-            .await
-            .map_err(anyhow::Error::msg)?;
+            .await?;
     print!("{config}");
     Ok(())
 }

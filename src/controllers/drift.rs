@@ -17,6 +17,8 @@ pub fn first_difference(desired: &Value, live: &Value) -> Option<String> {
 
 fn difference(desired: &Value, live: &Value) -> Option<String> {
     match (desired, live) {
+        // A null in an applied object sets nothing (a field another manager owns, say).
+        (Value::Null, _) => None,
         (Value::Object(want), Value::Object(have)) => want.iter().find_map(|(key, value)| {
             let found = have.get(key).unwrap_or(&Value::Null);
             difference(value, found).map(|rest| format!(".{key}{rest}"))
@@ -104,6 +106,11 @@ mod tests {
     fn zero_values_match_absent_fields_but_not_other_values() {
         let desired = json!({"spec": {"readOnly": false, "items": [], "n": 0}});
         assert_eq!(first_difference(&desired, &json!({"spec": {}})), None);
+        let unset = json!({"spec": {"providerID": null}});
+        assert_eq!(
+            first_difference(&unset, &json!({"spec": {"providerID": "x"}})),
+            None
+        );
         assert_eq!(
             first_difference(&desired, &json!({"spec": {"readOnly": true}})).as_deref(),
             Some(".spec.readOnly")

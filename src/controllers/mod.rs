@@ -8,6 +8,8 @@
 pub mod cache;
 pub mod drift;
 pub mod error;
+#[cfg(test)]
+pub mod fake_api;
 pub mod hosted;
 pub mod hosted_control_plane;
 pub mod pod_machine;

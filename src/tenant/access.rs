@@ -3,6 +3,7 @@
 use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use kube::{Api, Client};
 
+use super::Error;
 use crate::api::{HostedControlPlane, ServiceType};
 use crate::names::Names;
 use crate::pki::KUBECONFIG_KEY;
@@ -13,7 +14,7 @@ pub async fn external_server(
     client: &Client,
     hcp: &HostedControlPlane,
     namespace: &str,
-) -> Result<(String, Option<String>), String> {
+) -> Result<(String, Option<String>), Error> {
     let names = Names::new(&hcp.name_any_or_default());
     let service_host = names.api_server_service_host(namespace);
     if let Some(endpoint) = &hcp.spec.control_plane_endpoint {
@@ -25,7 +26,7 @@ pub async fn external_server(
     let service = Api::<Service>::namespaced(client.clone(), namespace)
         .get(&names.api_server())
         .await
-        .map_err(|e| format!("Service {}: {e}", names.api_server()))?;
+        .map_err(Error::api(format!("Service {}", names.api_server())))?;
     let spec = service.spec.clone().unwrap_or_default();
     let port = hcp.spec.service.port;
     match hcp.spec.service.type_ {
@@ -36,7 +37,9 @@ pub async fn external_server(
                 .and_then(|l| l.ingress)
                 .unwrap_or_default();
             let address = ingress.into_iter().find_map(|i| i.ip.or(i.hostname));
-            let address = address.ok_or("the LoadBalancer Service has no address yet")?;
+            let address = address.ok_or(Error::Missing(
+                "the LoadBalancer Service has no address yet".into(),
+            ))?;
             Ok((format!("https://{address}:{port}"), Some(service_host)))
         }
         ServiceType::NodePort => {
@@ -45,11 +48,11 @@ pub async fn external_server(
                 .unwrap_or_default()
                 .first()
                 .and_then(|p| p.node_port)
-                .ok_or("the Service has no node port yet")?;
+                .ok_or(Error::Missing("the Service has no node port yet".into()))?;
             let nodes = Api::<Node>::all(client.clone())
                 .list(&Default::default())
                 .await
-                .map_err(|e| format!("listing nodes: {e}"))?;
+                .map_err(Error::api("listing nodes"))?;
             let address = nodes
                 .items
                 .iter()
@@ -61,11 +64,13 @@ pub async fn external_server(
                 })
                 .find(|a| a.type_ == "InternalIP")
                 .map(|a| a.address)
-                .ok_or("no node has an InternalIP")?;
+                .ok_or(Error::Missing("no node has an InternalIP".into()))?;
             Ok((format!("https://{address}:{node_port}"), Some(service_host)))
         }
         ServiceType::ClusterIP => {
-            let ip = spec.cluster_ip.ok_or("the Service has no cluster IP yet")?;
+            let ip = spec
+                .cluster_ip
+                .ok_or(Error::Missing("the Service has no cluster IP yet".into()))?;
             Ok((format!("https://{ip}:{port}"), Some(service_host)))
         }
     }
@@ -79,21 +84,21 @@ pub async fn admin_kubeconfig(
     namespace: &str,
     server: &str,
     tls_server_name: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, Error> {
     let names = Names::new(&hcp.name_any_or_default());
     let secret = Api::<Secret>::namespaced(client.clone(), namespace)
         .get(&names.admin_kubeconfig_secret())
         .await
-        .map_err(|e| format!("Secret {}: {e}", names.admin_kubeconfig_secret()))?;
+        .map_err(Error::api(format!("Secret {}", names.admin_kubeconfig_secret())))?;
     let value = secret
         .data
         .and_then(|d| d.get(KUBECONFIG_KEY).cloned())
-        .ok_or(format!(
-            "Secret {} has no key {KUBECONFIG_KEY}",
-            names.admin_kubeconfig_secret()
-        ))?;
+        .ok_or_else(|| {
+            let secret = names.admin_kubeconfig_secret();
+            Error::Missing(format!("Secret {secret} has no key {KUBECONFIG_KEY}"))
+        })?;
     let mut config: serde_yaml::Value =
-        serde_yaml::from_slice(&value.0).map_err(|e| format!("kubeconfig: {e}"))?;
+        serde_yaml::from_slice(&value.0).map_err(|e| Error::Kubeconfig(e.to_string()))?;
     for cluster in config["clusters"].as_sequence_mut().into_iter().flatten() {
         let cluster = &mut cluster["cluster"];
         cluster["server"] = server.into();
@@ -101,5 +106,5 @@ pub async fn admin_kubeconfig(
             cluster["tls-server-name"] = name.into();
         }
     }
-    serde_yaml::to_string(&config).map_err(|e| format!("kubeconfig: {e}"))
+    serde_yaml::to_string(&config).map_err(|e| Error::Kubeconfig(e.to_string()))
 }

@@ -17,8 +17,10 @@ use kube::{Api, Client};
 use serde::Serialize;
 
 use crate::api::HostedControlPlane;
-use crate::render::network::dns_service_ip;
+use crate::network::dns_service_ip;
 use crate::versions::COREDNS_VERSION;
+// tests/cluster import this from here; its home is `crate::contract`.
+pub use crate::contract::TOKEN_GROUP;
 
 /// Every addon template, in the order they are applied.
 const TEMPLATES: [(&str, &str); 4] = [
@@ -33,9 +35,6 @@ const TEMPLATES: [(&str, &str); 4] = [
 
 /// The Secret holding the token of worker nodes' network loop (`kube-system`).
 pub const NODE_NETWORK_TOKEN: &str = "podplane-node-network-token";
-
-/// Group that kubeadm's default bootstrap tokens authenticate as.
-pub const TOKEN_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
 
 #[derive(Serialize)]
 struct Values {

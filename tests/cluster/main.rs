@@ -3,6 +3,7 @@
 //! They need `hack/cluster.sh up` and its `KUBECONFIG`, so they are `#[ignore]`d in a
 //! plain `cargo test`; `hack/test.sh` runs them with `--ignored`.
 
+mod core;
 mod crd;
 mod harness;
 mod join;

@@ -16,7 +16,7 @@ use crate::harness::{TestNamespace, eventually};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(240);
 
-fn hcp(name: &str, extra: serde_json::Value) -> serde_json::Value {
+pub(crate) fn hcp(name: &str, extra: serde_json::Value) -> serde_json::Value {
     let mut spec = json!({"version": podplane::versions::DEFAULT_KUBERNETES_VERSION});
     spec.as_object_mut()
         .unwrap()
@@ -29,7 +29,7 @@ fn hcp(name: &str, extra: serde_json::Value) -> serde_json::Value {
     })
 }
 
-async fn apply(ns: &TestNamespace, object: &serde_json::Value) -> HostedControlPlane {
+pub(crate) async fn apply(ns: &TestNamespace, object: &serde_json::Value) -> HostedControlPlane {
     let name = object["metadata"]["name"].as_str().unwrap();
     ns.api::<HostedControlPlane>()
         .patch(name, &PatchParams::apply("kubectl"), &Patch::Apply(object))
@@ -43,7 +43,7 @@ fn condition(hcp: &HostedControlPlane, type_: &str) -> Option<(String, String, S
     Some((c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
-async fn wait_ready(ns: &TestNamespace, name: &str) -> HostedControlPlane {
+pub(crate) async fn wait_ready(ns: &TestNamespace, name: &str) -> HostedControlPlane {
     let api = ns.api::<HostedControlPlane>();
     eventually(&format!("{}/{name} Ready", ns.name), READY_TIMEOUT, || async {
         let hcp = api.get(name).await.map_err(|e| e.to_string())?;

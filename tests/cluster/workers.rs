@@ -21,7 +21,7 @@ fn image(name: &str) -> String {
     )
 }
 
-async fn ready_hcp(ns: &TestNamespace, name: &str, workers: i32) -> HostedControlPlane {
+pub(crate) async fn ready_hcp(ns: &TestNamespace, name: &str, workers: i32) -> HostedControlPlane {
     let object = json!({
         "apiVersion": "controlplane.podplane.dev/v1alpha1",
         "kind": "HostedControlPlane",
@@ -57,7 +57,7 @@ async fn hosted_admin(ns: &TestNamespace, hcp: &HostedControlPlane) -> Client {
     podplane::tenant::client(&admin).await.unwrap()
 }
 
-fn condition(machine: &PodMachine, type_: &str) -> Option<(String, String, String)> {
+pub(crate) fn condition(machine: &PodMachine, type_: &str) -> Option<(String, String, String)> {
     machine
         .status
         .as_ref()?
@@ -67,7 +67,7 @@ fn condition(machine: &PodMachine, type_: &str) -> Option<(String, String, Strin
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
-async fn machines_ready(ns: &TestNamespace, names: &[&str]) -> Vec<PodMachine> {
+pub(crate) async fn machines_ready(ns: &TestNamespace, names: &[&str]) -> Vec<PodMachine> {
     let api = ns.api::<PodMachine>();
     eventually("PodMachines Ready", BOOT, || async {
         let mut ready = vec![];

@@ -9,6 +9,9 @@ pub mod plan;
 pub mod reach;
 pub mod status;
 
+#[cfg(test)]
+mod reconcile_tests;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -108,7 +111,7 @@ async fn converge(
         info!(written = ?applied.written, removed = ?applied.removed, "applied");
     }
     announce::applied(context, hcp, &plan, &applied).await;
-    report.endpoint = reach::endpoint(hcp, observed);
+    report.endpoint = Some(reach::endpoint(hcp));
     let reached = reach::reach(context, hcp, &plan, report.endpoint.as_deref()).await;
     report.hosted = Some(reached.answered);
     reached.addons.map_err(Error::Hosted)

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use super::observe::Observed;
 use crate::api::HostedControlPlane;
+use crate::api::conditions::SYNCED;
 use crate::controllers::{APPLIED_DIGEST, drift};
 use crate::names::Names;
 use crate::pki::{self, Asset, IssuedPki, KUBECONFIG_KEY, PkiError};
@@ -60,6 +61,16 @@ pub fn required_pki(hcp: &HostedControlPlane, observed: &Observed) -> Vec<Asset>
     pki::assets::required(hcp, &observed.extra_api_server_sans())
 }
 
+/// Whether the last pass applied this very spec: a child missing now was then removed by
+/// someone else, not added by a change of the spec.
+fn settled(hcp: &HostedControlPlane) -> bool {
+    let synced = hcp
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == SYNCED));
+    synced.is_some_and(|c| c.status == "True" && c.observed_generation == hcp.metadata.generation)
+}
+
 /// Plan the pass for `hcp`: keep valid certificates, issue the rest, and compare every
 /// rendered child with the live one.
 pub fn plan(
@@ -91,7 +102,10 @@ pub fn plan(
         wanted.insert((kind, name.clone()));
         let digest = digest(&child);
         let object = serde_json::to_value(&child).expect("typed objects serialize");
-        if let Some(write) = compare(kind, name, object, digest, observed) {
+        if let Some(mut write) = compare(kind, name, object, digest, observed) {
+            if write.why == Why::Missing && settled(hcp) {
+                write.why = Why::Drifted("deleted".into());
+            }
             plan.writes.push(write);
         }
     }

@@ -6,7 +6,6 @@ use std::time::Duration;
 use kube::{Client, ResourceExt};
 use tracing::info;
 
-use super::observe::Observed;
 use super::plan::{self, Plan};
 use crate::api::HostedControlPlane;
 use crate::controllers::{Context, FIELD_MANAGER};
@@ -20,13 +19,13 @@ pub struct Reached {
     pub addons: Result<(), tenant::Error>,
 }
 
-/// `https://host:port` where clients reach the API server, once it has a Service.
-pub fn endpoint(hcp: &HostedControlPlane, observed: &Observed) -> Option<String> {
-    if let Some(endpoint) = &hcp.spec.control_plane_endpoint {
-        return Some(format!("https://{}:{}", endpoint.host, endpoint.port));
+/// `https://host:port` where clients reach the API server (its Service exists once a pass
+/// applied the children).
+pub fn endpoint(hcp: &HostedControlPlane) -> String {
+    match &hcp.spec.control_plane_endpoint {
+        Some(endpoint) => format!("https://{}:{}", endpoint.host, endpoint.port),
+        None => hcp.in_cluster_server(),
     }
-    observed.api_service.as_ref()?;
-    Some(hcp.in_cluster_server())
 }
 
 pub async fn reach(

@@ -9,6 +9,21 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::machine::NODE_CONTAINER;
 
+/// Why a command could not be run to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("exec in Pod {pod}: {source}")]
+    Start {
+        pod: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("exec stdin: {0}")]
+    Stdin(#[from] std::io::Error),
+    #[error("exec in Pod {pod} did not finish within {seconds}s")]
+    Timeout { pod: String, seconds: u64 },
+}
+
 /// What a command printed, and whether it exited 0.
 pub struct Output {
     pub success: bool,
@@ -31,7 +46,7 @@ pub async fn run(
     command: Vec<String>,
     stdin: Option<&str>,
     patience: Duration,
-) -> Result<Output, String> {
+) -> Result<Output, ExecError> {
     let params = AttachParams::default()
         .container(NODE_CONTAINER)
         .stdin(stdin.is_some())
@@ -41,14 +56,14 @@ pub async fn run(
         let mut process = pods
             .exec(pod, command, &params)
             .await
-            .map_err(|e| format!("exec in Pod {pod}: {e}"))?;
+            .map_err(|source| ExecError::Start {
+                pod: pod.to_string(),
+                source,
+            })?;
         if let (Some(input), Some(mut writer)) = (stdin, process.stdin()) {
-            writer
-                .write_all(input.as_bytes())
-                .await
-                .map_err(|e| format!("exec stdin: {e}"))?;
+            writer.write_all(input.as_bytes()).await?;
             // Shutdown, not drop, is what ends the stream: the command then reads EOF.
-            writer.shutdown().await.map_err(|e| format!("exec stdin: {e}"))?;
+            writer.shutdown().await?;
         }
         let mut stdout = process.stdout();
         let mut stderr = process.stderr();
@@ -77,5 +92,8 @@ pub async fn run(
     };
     tokio::time::timeout(patience, run)
         .await
-        .map_err(|_| format!("exec in Pod {pod} did not finish within {}s", patience.as_secs()))?
+        .map_err(|_| ExecError::Timeout {
+            pod: pod.to_string(),
+            seconds: patience.as_secs(),
+        })?
 }

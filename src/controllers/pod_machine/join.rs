@@ -22,6 +22,23 @@ use crate::pki::TLS_CERT;
 use crate::tenant::addons::NODE_NETWORK_TOKEN;
 use crate::tenant::{self, nodes};
 
+/// Why a join attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    #[error("Secret {0} has no {TLS_CERT}")]
+    MissingCa(String),
+    #[error(transparent)]
+    Exec(#[from] exec::ExecError),
+    #[error(transparent)]
+    Hosted(#[from] tenant::Error),
+    #[error("{0}")]
+    Credentials(String),
+    #[error("writing {path}: {output}")]
+    Write { path: &'static str, output: String },
+    #[error("kubeadm join failed: {0}")]
+    Kubeadm(String),
+}
+
 /// How long one check for a booted systemd may take; the reconcile checks again later.
 const BOOT_CHECK: Duration = Duration::from_secs(8);
 /// kubeadm join: discovery, TLS bootstrap and the kubelet's first start.
@@ -70,6 +87,10 @@ pub async fn progress(machine: &Machine, hcp: &HostedControlPlane, pod: &Pod) ->
             );
             (waiting(reasons::JOINING, message), Action::await_change())
         }
+        // The task recorded the join on the Pod; the cache may not show it yet.
+        TaskState::Ended(Outcome::Joined { container: joined }) if joined == container => {
+            (JoinState::Joined, Action::await_change())
+        }
         TaskState::Ended(Outcome::NotJoined { state, retry_at }) if retry_at > Instant::now() => {
             (state, Action::requeue(retry_at - Instant::now()))
         }
@@ -95,7 +116,7 @@ pub async fn node(machine: &Machine, hcp: &HostedControlPlane) -> Option<Node> {
 /// One join attempt, as a task: wait for what the join needs, then join.
 async fn attempt(machine: Machine, hcp: Arc<HostedControlPlane>, container: String) -> Outcome {
     match join_once(&machine, &hcp, &container).await {
-        Ok(()) => Outcome::Joined,
+        Ok(()) => Outcome::Joined { container },
         Err(state) => {
             let pause = if matches!(state, JoinState::Failed(_)) {
                 FAILURE_RETRY
@@ -135,7 +156,8 @@ async fn join_once(machine: &Machine, hcp: &HostedControlPlane, container: &str)
             .map_err(unreachable)?;
     }
     let started = Instant::now();
-    if let Err(message) = join(machine, hcp, &hosted, &network_token).await {
+    if let Err(error) = join(machine, hcp, &hosted, &network_token).await {
+        let message = error.to_string();
         machine
             .publish(EventType::Warning, reasons::JOIN_FAILED, message.clone())
             .await;
@@ -169,7 +191,7 @@ async fn booted(machine: &Machine) -> Result<(), JoinState> {
         .to_vec();
     let output = exec::run(&machine.pods, &machine.name, command, None, BOOT_CHECK)
         .await
-        .map_err(|e| waiting(reasons::BOOTING, e))?;
+        .map_err(|e| waiting(reasons::BOOTING, e.to_string()))?;
     let state = output.text.trim().to_string();
     match state.as_str() {
         "running" | "degraded" => Ok(()),
@@ -190,21 +212,18 @@ async fn join(
     hcp: &HostedControlPlane,
     hosted: &Client,
     network_token: &str,
-) -> Result<(), String> {
-    let ca_pem = machine.ca_pem(hcp).ok_or_else(|| {
-        let ca_secret = Names::new(&hcp.name_any()).ca_secret();
-        format!("Secret {ca_secret} has no {TLS_CERT}")
-    })?;
+) -> Result<(), JoinError> {
+    let ca_pem = machine
+        .ca_pem(hcp)
+        .ok_or_else(|| JoinError::MissingCa(Names::new(&hcp.name_any()).ca_secret()))?;
     network_credentials(machine, hcp, network_token, &ca_pem).await?;
-    let token = BootstrapToken::generate()?;
+    let token = BootstrapToken::generate().map_err(JoinError::Credentials)?;
     let expiration = k8s_openapi::jiff::Timestamp::now()
         + k8s_openapi::jiff::SignedDuration::try_from(TOKEN_LIFETIME).expect("15 minutes fit");
-    nodes::create_token(hosted, &token.secret(&machine.name, &expiration.to_string()))
-        .await
-        .map_err(|e| e.to_string())?;
+    nodes::create_token(hosted, &token.secret(&machine.name, &expiration.to_string())).await?;
     let api_server = hcp.in_cluster_server();
     let provider = provider_id(&machine.namespace, &machine.name);
-    let hash = ca_cert_hash(&ca_pem)?;
+    let hash = ca_cert_hash(&ca_pem).map_err(JoinError::Credentials)?;
     let join = Join {
         node: &machine.name,
         api_server: api_server.trim_start_matches("https://"),
@@ -225,9 +244,9 @@ async fn join(
     let removed = nodes::delete_token(hosted, &token.secret_name()).await;
     let output = result?;
     if !output.success {
-        return Err(format!("kubeadm join failed: {}", output.tail(6)));
+        return Err(JoinError::Kubeadm(output.tail(6)));
     }
-    removed.map_err(|e| e.to_string())
+    Ok(removed?)
 }
 
 /// The token of the podplane-node-network ServiceAccount, once the hosted
@@ -258,7 +277,7 @@ async fn network_credentials(
     hcp: &HostedControlPlane,
     token: &str,
     ca_pem: &[u8],
-) -> Result<(), String> {
+) -> Result<(), JoinError> {
     let kubeconfig = network_kubeconfig(&hcp.in_cluster_server(), ca_pem, token);
     let output = exec::run(
         &machine.pods,
@@ -271,6 +290,9 @@ async fn network_credentials(
     if output.success {
         Ok(())
     } else {
-        Err(format!("writing {NETWORK_KUBECONFIG}: {}", output.tail(3)))
+        Err(JoinError::Write {
+            path: NETWORK_KUBECONFIG,
+            output: output.tail(3),
+        })
     }
 }

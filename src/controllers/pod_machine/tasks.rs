@@ -22,7 +22,10 @@ pub enum Work {
 /// How a task ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Joined,
+    /// The node container `container` joined.
+    Joined {
+        container: String,
+    },
     /// Not joined: waiting for something, or failed; the next attempt starts at `retry_at`.
     NotJoined {
         state: JoinState,
@@ -138,7 +141,11 @@ mod tests {
         let tasks = Tasks::new(tx);
         let machine = MachineRef::new("w-0").within("t");
         tasks.start("uid", machine.clone(), Work::Drain, async { Outcome::Drained });
-        tasks.start("uid", machine.clone(), Work::Join, async { Outcome::Joined });
+        tasks.start("uid", machine.clone(), Work::Join, async {
+            Outcome::Joined {
+                container: "c".into(),
+            }
+        });
         assert_eq!(rx.recv().await, Some(machine.clone()));
         assert_eq!(tasks.state("uid"), TaskState::Ended(Outcome::Drained));
         tasks.clear("uid");
