@@ -7,11 +7,6 @@ pub mod pod_machine;
 pub use hosted_control_plane::*;
 pub use pod_machine::*;
 
-/// Group of the control-plane API (Cluster API control-plane contract).
-pub const CONTROLPLANE_GROUP: &str = "controlplane.podplane.dev";
-/// Version served for every podplane API group.
-pub const API_VERSION: &str = "v1alpha1";
-
 /// Every CustomResourceDefinition podplane serves, in a stable order.
 pub fn crds()
 -> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> {
@@ -21,4 +16,37 @@ pub fn crds()
         PodMachine::crd(),
         PodMachineTemplate::crd(),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MAX_NAME_LENGTH;
+    use crate::names::Names;
+
+    fn is_dns_label(name: &str) -> bool {
+        name.len() <= 63
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && !name.ends_with('-')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    }
+
+    #[test]
+    fn every_child_name_of_the_longest_allowed_name_is_a_dns_label() {
+        let longest = "a".repeat(MAX_NAME_LENGTH);
+        for name in Names::new(&longest).all(5) {
+            assert!(
+                is_dns_label(&name),
+                "{name} ({} chars) is not a DNS label",
+                name.len()
+            );
+        }
+    }
+
+    #[test]
+    fn the_bound_is_tight() {
+        let longer = "a".repeat(MAX_NAME_LENGTH + 2);
+        assert!(Names::new(&longer).all(5).iter().any(|n| !is_dns_label(n)));
+    }
 }

@@ -7,12 +7,10 @@ pub mod join;
 pub mod pod;
 pub mod token;
 
+// The controllers import this from here; its home is `crate::contract`.
+pub use crate::contract::JOINED_CONTAINER;
+
 /// Name of the node container in a machine Pod.
 pub const NODE_CONTAINER: &str = "node";
-/// Label on a machine's Pod naming its PodMachine.
-pub const MACHINE_LABEL: &str = "infrastructure.podplane.dev/machine";
-/// Annotation on a machine's Pod: the container ID that ran a successful `kubeadm join`.
-/// A restarted container has a fresh root filesystem and must join again.
-pub const JOINED_CONTAINER: &str = "infrastructure.podplane.dev/joined-container";
 /// Image repository of the default node image.
 pub const NODE_IMAGE_REPOSITORY: &str = "kindest/node";

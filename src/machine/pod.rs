@@ -10,12 +10,13 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
 use kube::{Resource, ResourceExt};
 
-use super::{MACHINE_LABEL, NODE_CONTAINER, NODE_IMAGE_REPOSITORY};
+use super::{NODE_CONTAINER, NODE_IMAGE_REPOSITORY};
 use crate::api::{HostedControlPlane, PodMachine};
-use crate::render::meta::{CLUSTER_NAME, COMPONENT, INSTANCE, MANAGED_BY, MANAGER, NAME};
-
-/// `app.kubernetes.io/component` of worker Pods and PodMachines.
-pub const WORKER_COMPONENT: &str = "worker";
+use crate::components::Component;
+use crate::contract::{COMPONENT, INSTANCE, MACHINE_LABEL, MANAGED_BY, MANAGER};
+use crate::render::meta::worker_labels;
+// The controllers import this from here; its home is `crate::contract`.
+pub use crate::contract::WORKER_COMPONENT;
 /// Where the init container copies the image's containerd state (preloaded images).
 const CONTAINERD_SEED: &str = "/seed/containerd";
 
@@ -29,19 +30,8 @@ pub fn image(machine: &PodMachine, hcp: &HostedControlPlane) -> String {
         .unwrap_or_else(|| format!("{NODE_IMAGE_REPOSITORY}:{}", hcp.spec.version))
 }
 
-/// Labels of the worker objects (`app.kubernetes.io/name: name`) of `cluster`.
-pub fn worker_labels(cluster: &str, name: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (MANAGED_BY.to_string(), MANAGER.to_string()),
-        (NAME.to_string(), name.to_string()),
-        (COMPONENT.to_string(), WORKER_COMPONENT.to_string()),
-        (INSTANCE.to_string(), cluster.to_string()),
-        (CLUSTER_NAME.to_string(), cluster.to_string()),
-    ])
-}
-
 /// Labels of the Pod of `machine`, a worker of `cluster`.
-pub fn labels(cluster: &str, machine: &str) -> BTreeMap<String, String> {
+fn labels(cluster: &str, machine: &str) -> BTreeMap<String, String> {
     let mut labels = worker_labels(cluster, "kind-node");
     labels.insert(MACHINE_LABEL.to_string(), machine.to_string());
     labels
@@ -85,14 +75,7 @@ fn keep_apart(cluster: &str) -> Affinity {
         operator: "In".into(),
         values: Some(values),
     };
-    let control_plane = [
-        "etcd",
-        "kube-apiserver",
-        "kube-controller-manager",
-        "kube-scheduler",
-    ]
-    .map(String::from)
-    .to_vec();
+    let control_plane = Component::ALL.map(|c| c.as_str().to_string()).to_vec();
     Affinity {
         pod_anti_affinity: Some(PodAntiAffinity {
             preferred_during_scheduling_ignored_during_execution: Some(vec![

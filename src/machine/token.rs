@@ -6,8 +6,7 @@ use std::fmt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::MACHINE_LABEL;
-use crate::tenant::addons::TOKEN_GROUP;
+use crate::contract::{MACHINE_LABEL, TOKEN_GROUP};
 
 /// How long a token authenticates; a join takes seconds.
 pub const TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(15 * 60);

@@ -3,8 +3,10 @@
 use std::net::IpAddr;
 
 use crate::api::HostedControlPlane;
+use crate::components::{Component, PkiSecret};
+use crate::contract::CLUSTER_API_SECRET_TYPE;
 use crate::names::Names;
-use crate::render::network::first_service_ip;
+use crate::network::first_service_ip;
 
 /// One of the three certificate authorities of a control plane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -23,14 +25,6 @@ impl CaKind {
             CaKind::Cluster => "kubernetes",
             CaKind::Etcd => "etcd-ca",
             CaKind::FrontProxy => "front-proxy-ca",
-        }
-    }
-
-    pub fn secret_name(self, names: &Names) -> String {
-        match self {
-            CaKind::Cluster => names.ca_secret(),
-            CaKind::Etcd => names.etcd_ca_secret(),
-            CaKind::FrontProxy => names.front_proxy_ca_secret(),
         }
     }
 }
@@ -89,14 +83,47 @@ pub enum AssetKind {
     },
 }
 
+/// How a PKI Secret is typed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretType {
+    /// What Cluster API reads: the authorities, the service-account key, the admin kubeconfig.
+    ClusterApi,
+    /// A certificate and its key.
+    Tls,
+    /// A component's kubeconfig.
+    Opaque,
+}
+
+impl SecretType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretType::ClusterApi => CLUSTER_API_SECRET_TYPE,
+            SecretType::Tls => "kubernetes.io/tls",
+            SecretType::Opaque => "Opaque",
+        }
+    }
+}
+
 /// One PKI Secret and what it must hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Asset {
     pub secret: String,
     pub kind: AssetKind,
+    pub secret_type: SecretType,
+    /// The component whose Pods mount the Secret; the Secret carries its labels.
+    pub component: Component,
 }
 
 impl Asset {
+    fn new(names: &Names, secret: PkiSecret, secret_type: SecretType, kind: AssetKind) -> Self {
+        Self {
+            secret: names.pki_secret(secret),
+            kind,
+            secret_type,
+            component: secret.component(),
+        }
+    }
+
     /// The authority that signs this asset, if any.
     pub fn issuer(&self) -> Option<CaKind> {
         match &self.kind {
@@ -111,80 +138,74 @@ impl Asset {
 pub fn required(hcp: &HostedControlPlane, extra_api_server_sans: &[String]) -> Vec<Asset> {
     let names = Names::new(&hcp.name_any_or_default());
     let namespace = hcp.namespace_or_default();
-    let server = hcp.in_cluster_server();
-    let cluster_name = names.cluster().to_string();
-    let kubeconfig = |secret: String, user: &str, group: Option<&str>| Asset {
-        secret,
-        kind: AssetKind::Kubeconfig {
-            leaf: LeafSpec::client(user, group, CaKind::Cluster),
-            server: server.clone(),
-            cluster_name: cluster_name.clone(),
-        },
-    };
-    let certificate = |secret: String, leaf: LeafSpec| Asset {
-        secret,
-        kind: AssetKind::Certificate(leaf),
-    };
+    let authority = |secret, ca| Asset::new(&names, secret, SecretType::ClusterApi, AssetKind::Authority(ca));
+    let certificate =
+        |secret, leaf| Asset::new(&names, secret, SecretType::Tls, AssetKind::Certificate(leaf));
+    let api_server = Component::ApiServer.as_str();
 
     let mut assets = vec![
-        Asset {
-            secret: names.ca_secret(),
-            kind: AssetKind::Authority(CaKind::Cluster),
-        },
-        Asset {
-            secret: names.etcd_ca_secret(),
-            kind: AssetKind::Authority(CaKind::Etcd),
-        },
-        Asset {
-            secret: names.front_proxy_ca_secret(),
-            kind: AssetKind::Authority(CaKind::FrontProxy),
-        },
-        Asset {
-            secret: names.service_account_secret(),
-            kind: AssetKind::ServiceAccountKey,
-        },
+        authority(PkiSecret::ClusterCa, CaKind::Cluster),
+        authority(PkiSecret::EtcdCa, CaKind::Etcd),
+        authority(PkiSecret::FrontProxyCa, CaKind::FrontProxy),
+        Asset::new(
+            &names,
+            PkiSecret::ServiceAccountKey,
+            SecretType::ClusterApi,
+            AssetKind::ServiceAccountKey,
+        ),
         certificate(
-            names.api_server_cert_secret(),
+            PkiSecret::ApiServerServing,
             api_server_serving(hcp, &names, &namespace, extra_api_server_sans),
         ),
         certificate(
-            names.api_server_kubelet_client_secret(),
+            PkiSecret::ApiServerKubeletClient,
             LeafSpec::client(
-                "kube-apiserver-kubelet-client",
+                &format!("{api_server}-kubelet-client"),
                 Some("system:masters"),
                 CaKind::Cluster,
             ),
         ),
         certificate(
-            names.api_server_etcd_client_secret(),
-            LeafSpec::client("kube-apiserver-etcd-client", None, CaKind::Etcd),
+            PkiSecret::ApiServerEtcdClient,
+            LeafSpec::client(&format!("{api_server}-etcd-client"), None, CaKind::Etcd),
         ),
         certificate(
-            names.front_proxy_client_secret(),
+            PkiSecret::FrontProxyClient,
             LeafSpec::client("front-proxy-client", None, CaKind::FrontProxy),
         ),
     ];
     for index in 0..hcp.spec.etcd.replicas.max(0) as usize {
         let member = etcd_member(&names, index, &namespace);
-        assets.push(certificate(names.etcd_server_cert(index), member.clone()));
-        assets.push(certificate(names.etcd_peer_cert(index), member));
+        assets.push(certificate(PkiSecret::EtcdServer(index), member.clone()));
+        assets.push(certificate(PkiSecret::EtcdPeer(index), member));
     }
-    assets.push(kubeconfig(
-        names.admin_kubeconfig_secret(),
+    assets.extend(kubeconfigs(hcp, &names));
+    assets
+}
+
+/// The admin's kubeconfig, then one per component that reaches the API server with one,
+/// as the Kubernetes user named after the component.
+fn kubeconfigs(hcp: &HostedControlPlane, names: &Names) -> Vec<Asset> {
+    let kubeconfig = |secret, secret_type, user: &str, group: Option<&str>| {
+        let kind = AssetKind::Kubeconfig {
+            leaf: LeafSpec::client(user, group, CaKind::Cluster),
+            server: hcp.in_cluster_server(),
+            cluster_name: names.cluster().to_string(),
+        };
+        Asset::new(names, secret, secret_type, kind)
+    };
+    let admin = kubeconfig(
+        PkiSecret::AdminKubeconfig,
+        SecretType::ClusterApi,
         "kubernetes-admin",
         Some("system:masters"),
-    ));
-    assets.push(kubeconfig(
-        names.controller_manager_kubeconfig_secret(),
-        "system:kube-controller-manager",
-        None,
-    ));
-    assets.push(kubeconfig(
-        names.scheduler_kubeconfig_secret(),
-        "system:kube-scheduler",
-        None,
-    ));
-    assets
+    );
+    let components = Component::ALL.into_iter().filter_map(|component| {
+        let secret = component.kubeconfig()?;
+        let user = format!("system:{}", component.as_str());
+        Some(kubeconfig(secret, SecretType::Opaque, &user, None))
+    });
+    std::iter::once(admin).chain(components).collect()
 }
 
 fn api_server_serving(
@@ -220,7 +241,7 @@ fn api_server_serving(
     requested.extend(extra.iter().cloned());
 
     let mut leaf = LeafSpec {
-        common_name: "kube-apiserver".into(),
+        common_name: Component::ApiServer.as_str().into(),
         organizations: vec![],
         dns_names: vec![],
         ip_addresses: vec![],

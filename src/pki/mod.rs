@@ -13,8 +13,10 @@ use std::collections::BTreeMap;
 
 use time::OffsetDateTime;
 
-pub use assets::{Asset, AssetKind, CaKind, LeafSpec, Usage};
+pub use assets::{Asset, AssetKind, CaKind, LeafSpec, SecretType, Usage};
 pub use plan::{Action, Verdict};
+
+pub use crate::contract::{KUBECONFIG_KEY, TLS_CERT, TLS_KEY};
 
 /// Lifetime of a certificate authority.
 pub const CA_VALIDITY: time::Duration = time::Duration::days(3650);
@@ -30,15 +32,11 @@ pub type SecretData = BTreeMap<String, Vec<u8>>;
 /// Secrets by name.
 pub type SecretSet = BTreeMap<String, SecretData>;
 
-/// Secret keys used for certificates and keys.
-pub const TLS_CERT: &str = "tls.crt";
-pub const TLS_KEY: &str = "tls.key";
-/// Secret key holding a kubeconfig (Cluster API convention).
-pub const KUBECONFIG_KEY: &str = "value";
-
 /// What [`issue`] decided and produced.
 #[derive(Debug)]
 pub struct IssuedPki {
+    /// What was required: how each Secret is typed and labelled.
+    pub assets: Vec<Asset>,
     /// The data of every PKI Secret: kept ones as they were, issued ones new.
     pub secrets: SecretSet,
     /// One verdict per asset.
@@ -83,5 +81,9 @@ pub fn issue(required: &[Asset], existing: &SecretSet, now: OffsetDateTime) -> R
         });
     }
     let secrets = generate::materialize(required, &verdicts, existing, now)?;
-    Ok(IssuedPki { secrets, verdicts })
+    Ok(IssuedPki {
+        assets: required.to_vec(),
+        secrets,
+        verdicts,
+    })
 }

@@ -3,15 +3,13 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{EmptyDirVolumeSource, EnvVar, EnvVarSource, ObjectFieldSelector, Volume};
 
-use super::meta::Component;
 use super::pod;
 use super::workload;
 use super::{etcd, flags, images};
 use crate::api::HostedControlPlane;
+use crate::components::{API_SERVER_PORT, Component};
 use crate::names::Names;
-use crate::pki::{TLS_CERT, TLS_KEY};
 
-pub const SECURE_PORT: i32 = 6443;
 const CONFIG_DIR: &str = "/etc/kubernetes";
 
 /// Command line of the API server; every file it names lives under [`CONFIG_DIR`].
@@ -43,7 +41,7 @@ pub fn command(hcp: &HostedControlPlane) -> Vec<String> {
         ("requestheader-extra-headers-prefix", "X-Remote-Extra-".into()),
         ("requestheader-group-headers", "X-Remote-Group".into()),
         ("requestheader-username-headers", "X-Remote-User".into()),
-        ("secure-port", SECURE_PORT.to_string()),
+        ("secure-port", API_SERVER_PORT.number.to_string()),
         (
             "service-account-issuer",
             format!("https://kubernetes.default.svc.{}", network.dns_domain),
@@ -54,63 +52,22 @@ pub fn command(hcp: &HostedControlPlane) -> Vec<String> {
         ("tls-cert-file", pki("apiserver.crt")),
         ("tls-private-key-file", pki("apiserver.key")),
     ];
-    let mut command = vec!["kube-apiserver".to_string()];
+    let mut command = vec![Component::ApiServer.as_str().to_string()];
     command.extend(flags::render(base, &hcp.spec.api_server.extra_args));
     command
 }
 
 /// The files the API server reads, from the control plane's Secrets.
 fn config_volume(names: &Names) -> Volume {
-    pod::projected_volume(
-        "config",
-        vec![
-            pod::secret_file(names.ca_secret(), TLS_CERT, "pki/ca.crt"),
-            pod::secret_file(names.api_server_cert_secret(), TLS_CERT, "pki/apiserver.crt"),
-            pod::secret_file(names.api_server_cert_secret(), TLS_KEY, "pki/apiserver.key"),
-            pod::secret_file(
-                names.api_server_kubelet_client_secret(),
-                TLS_CERT,
-                "pki/apiserver-kubelet-client.crt",
-            ),
-            pod::secret_file(
-                names.api_server_kubelet_client_secret(),
-                TLS_KEY,
-                "pki/apiserver-kubelet-client.key",
-            ),
-            pod::secret_file(
-                names.api_server_etcd_client_secret(),
-                TLS_CERT,
-                "pki/apiserver-etcd-client.crt",
-            ),
-            pod::secret_file(
-                names.api_server_etcd_client_secret(),
-                TLS_KEY,
-                "pki/apiserver-etcd-client.key",
-            ),
-            pod::secret_file(names.etcd_ca_secret(), TLS_CERT, "pki/etcd/ca.crt"),
-            pod::secret_file(names.front_proxy_ca_secret(), TLS_CERT, "pki/front-proxy-ca.crt"),
-            pod::secret_file(
-                names.front_proxy_client_secret(),
-                TLS_CERT,
-                "pki/front-proxy-client.crt",
-            ),
-            pod::secret_file(
-                names.front_proxy_client_secret(),
-                TLS_KEY,
-                "pki/front-proxy-client.key",
-            ),
-            pod::secret_file(names.service_account_secret(), TLS_CERT, "pki/sa.pub"),
-            pod::secret_file(names.service_account_secret(), TLS_KEY, "pki/sa.key"),
-        ],
-    )
+    pod::projected_volume("config", pod::pki_files(names, Component::ApiServer.pki_files()))
 }
 
 pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
     let names = Names::new(&hcp.name_any_or_default());
     let spec = &hcp.spec.api_server;
     let mut container = pod::container(
-        "kube-apiserver",
-        images::component(hcp, spec, "kube-apiserver"),
+        Component::ApiServer,
+        images::component(hcp, spec, Component::ApiServer),
         command(hcp),
     );
     container.env = Some(vec![EnvVar {
@@ -124,7 +81,6 @@ pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
         }),
         ..Default::default()
     }]);
-    container.ports = Some(pod::https_port(SECURE_PORT));
     container.volume_mounts = Some(vec![
         pod::read_only_mount("config", CONFIG_DIR),
         pod::writable_mount("tmp", "/tmp"),
@@ -133,7 +89,7 @@ pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
         &mut container,
         pod::Health {
             scheme: "HTTPS",
-            port: SECURE_PORT,
+            port: API_SERVER_PORT.number,
             live: "/livez",
             ready: "/readyz",
             startup_seconds: 240,

@@ -3,15 +3,13 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Volume;
 
-use super::meta::Component;
 use super::pod;
 use super::workload;
 use super::{flags, images};
 use crate::api::HostedControlPlane;
+use crate::components::{CONTROLLER_MANAGER_PORT, Component};
 use crate::names::Names;
-use crate::pki::{KUBECONFIG_KEY, TLS_CERT, TLS_KEY};
 
-pub const SECURE_PORT: i32 = 10257;
 const CONFIG_DIR: &str = "/etc/kubernetes";
 
 pub fn command(hcp: &HostedControlPlane) -> Vec<String> {
@@ -34,12 +32,12 @@ pub fn command(hcp: &HostedControlPlane) -> Vec<String> {
         ("profiling", "false".into()),
         ("requestheader-client-ca-file", pki("front-proxy-ca.crt")),
         ("root-ca-file", pki("ca.crt")),
-        ("secure-port", SECURE_PORT.to_string()),
+        ("secure-port", CONTROLLER_MANAGER_PORT.number.to_string()),
         ("service-account-private-key-file", pki("sa.key")),
         ("service-cluster-ip-range", network.service_cidr.clone()),
         ("use-service-account-credentials", "true".into()),
     ];
-    let mut command = vec!["kube-controller-manager".to_string()];
+    let mut command = vec![Component::ControllerManager.as_str().to_string()];
     command.extend(flags::render(base, &hcp.spec.controller_manager.extra_args));
     command
 }
@@ -47,32 +45,21 @@ pub fn command(hcp: &HostedControlPlane) -> Vec<String> {
 fn config_volume(names: &Names) -> Volume {
     pod::projected_volume(
         "config",
-        vec![
-            pod::secret_file(
-                names.controller_manager_kubeconfig_secret(),
-                KUBECONFIG_KEY,
-                "controller-manager.conf",
-            ),
-            pod::secret_file(names.ca_secret(), TLS_CERT, "pki/ca.crt"),
-            pod::secret_file(names.ca_secret(), TLS_KEY, "pki/ca.key"),
-            pod::secret_file(names.front_proxy_ca_secret(), TLS_CERT, "pki/front-proxy-ca.crt"),
-            pod::secret_file(names.service_account_secret(), TLS_KEY, "pki/sa.key"),
-        ],
+        pod::pki_files(names, Component::ControllerManager.pki_files()),
     )
 }
 
 pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
     let names = Names::new(&hcp.name_any_or_default());
     let spec = &hcp.spec.controller_manager;
-    let image = images::component(hcp, spec, "kube-controller-manager");
-    let mut container = pod::container("kube-controller-manager", image, command(hcp));
-    container.ports = Some(pod::https_port(SECURE_PORT));
+    let image = images::component(hcp, spec, Component::ControllerManager);
+    let mut container = pod::container(Component::ControllerManager, image, command(hcp));
     container.volume_mounts = Some(vec![pod::read_only_mount("config", CONFIG_DIR)]);
     pod::probe(
         &mut container,
         pod::Health {
             scheme: "HTTPS",
-            port: SECURE_PORT,
+            port: CONTROLLER_MANAGER_PORT.number,
             live: "/healthz",
             ready: "/healthz",
             startup_seconds: 240,

@@ -6,8 +6,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::etcd;
-use super::meta::{Component, object_meta, selector};
+use super::meta::{object_meta, selector};
 use crate::api::HostedControlPlane;
+use crate::components::Component;
 use crate::names::Names;
 
 pub fn all(hcp: &HostedControlPlane) -> Vec<PodDisruptionBudget> {

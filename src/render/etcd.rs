@@ -3,22 +3,22 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    ContainerPort, EmptyDirVolumeSource, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    EmptyDirVolumeSource, PersistentVolumeClaim, PersistentVolumeClaimSpec,
     PersistentVolumeClaimVolumeSource, PodSpec, Service, ServicePort, ServiceSpec, Volume,
     VolumeResourceRequirements,
 };
 
-use super::meta::{Component, ETCD_MEMBER, object_meta, selector};
+use super::meta::{object_meta, selector};
 use super::pod;
 use super::workload::{self, Rollout};
 use super::{flags, images};
 use crate::api::HostedControlPlane;
+use crate::components::{
+    Component, ETCD_CLIENT_PORT, ETCD_METRICS_PORT, ETCD_PEER_PORT, Port, etcd_member_files,
+};
+use crate::contract::ETCD_MEMBER;
 use crate::names::Names;
-use crate::pki::{TLS_CERT, TLS_KEY};
 
-pub const CLIENT_PORT: i32 = 2379;
-pub const PEER_PORT: i32 = 2380;
-pub const METRICS_PORT: i32 = 2381;
 const PKI_DIR: &str = "/etc/etcd/pki";
 const DATA_DIR: &str = "/var/lib/etcd";
 
@@ -31,7 +31,10 @@ pub fn client_urls(hcp: &HostedControlPlane) -> String {
     let names = Names::new(&hcp.name_any_or_default());
     let namespace = hcp.namespace_or_default();
     (0..member_count(hcp))
-        .map(|i| format!("https://{}:{CLIENT_PORT}", names.etcd_member_host(i, &namespace)))
+        .map(|i| {
+            let host = names.etcd_member_host(i, &namespace);
+            format!("https://{host}:{}", ETCD_CLIENT_PORT.number)
+        })
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -49,16 +52,16 @@ fn member_selector(hcp: &HostedControlPlane, member: usize) -> BTreeMap<String, 
 /// that members can find each other while forming quorum.
 pub fn service(hcp: &HostedControlPlane, member: usize) -> Service {
     let names = Names::new(&hcp.name_any_or_default());
-    let port = |name: &str, port: i32| ServicePort {
-        name: Some(name.into()),
-        port,
+    let port = |port: Port| ServicePort {
+        name: Some(port.name.into()),
+        port: port.number,
         ..Default::default()
     };
     Service {
         metadata: object_meta(hcp, names.etcd_member(member), Component::Etcd),
         spec: Some(ServiceSpec {
             selector: Some(member_selector(hcp, member)),
-            ports: Some(vec![port("client", CLIENT_PORT), port("peer", PEER_PORT)]),
+            ports: Some(vec![port(ETCD_CLIENT_PORT), port(ETCD_PEER_PORT)]),
             publish_not_ready_addresses: Some(true),
             ..Default::default()
         }),
@@ -90,10 +93,15 @@ pub fn command(hcp: &HostedControlPlane, member: usize) -> Vec<String> {
     let names = Names::new(&hcp.name_any_or_default());
     let namespace = hcp.namespace_or_default();
     let host = names.etcd_member_host(member, &namespace);
+    let (client, peer, metrics) = (
+        ETCD_CLIENT_PORT.number,
+        ETCD_PEER_PORT.number,
+        ETCD_METRICS_PORT.number,
+    );
     let initial_cluster = (0..member_count(hcp))
         .map(|i| {
             format!(
-                "{}=https://{}:{PEER_PORT}",
+                "{}=https://{}:{peer}",
                 names.etcd_member(i),
                 names.etcd_member_host(i, &namespace)
             )
@@ -103,20 +111,17 @@ pub fn command(hcp: &HostedControlPlane, member: usize) -> Vec<String> {
     let base = vec![
         ("name", names.etcd_member(member)),
         ("data-dir", format!("{DATA_DIR}/data")),
-        ("listen-client-urls", format!("https://0.0.0.0:{CLIENT_PORT}")),
-        ("advertise-client-urls", format!("https://{host}:{CLIENT_PORT}")),
-        ("listen-peer-urls", format!("https://0.0.0.0:{PEER_PORT}")),
-        (
-            "initial-advertise-peer-urls",
-            format!("https://{host}:{PEER_PORT}"),
-        ),
+        ("listen-client-urls", format!("https://0.0.0.0:{client}")),
+        ("advertise-client-urls", format!("https://{host}:{client}")),
+        ("listen-peer-urls", format!("https://0.0.0.0:{peer}")),
+        ("initial-advertise-peer-urls", format!("https://{host}:{peer}")),
         ("initial-cluster", initial_cluster),
         ("initial-cluster-state", "new".into()),
         (
             "initial-cluster-token",
             format!("{}.{namespace}", names.cluster()),
         ),
-        ("listen-metrics-urls", format!("http://0.0.0.0:{METRICS_PORT}")),
+        ("listen-metrics-urls", format!("http://0.0.0.0:{metrics}")),
         ("client-cert-auth", "true".into()),
         ("trusted-ca-file", format!("{PKI_DIR}/ca.crt")),
         ("cert-file", format!("{PKI_DIR}/server.crt")),
@@ -127,7 +132,7 @@ pub fn command(hcp: &HostedControlPlane, member: usize) -> Vec<String> {
         ("peer-key-file", format!("{PKI_DIR}/peer.key")),
         ("snapshot-count", "10000".into()),
     ];
-    let mut command = vec!["etcd".to_string()];
+    let mut command = vec![Component::Etcd.as_str().to_string()];
     command.extend(flags::render(base, &BTreeMap::new()));
     command
 }
@@ -135,17 +140,7 @@ pub fn command(hcp: &HostedControlPlane, member: usize) -> Vec<String> {
 /// The Deployment of member `member`: one replica, replaced by `Recreate`.
 pub fn deployment(hcp: &HostedControlPlane, member: usize) -> k8s_openapi::api::apps::v1::Deployment {
     let names = Names::new(&hcp.name_any_or_default());
-    let port = |name: &str, port: i32| ContainerPort {
-        name: Some(name.into()),
-        container_port: port,
-        ..Default::default()
-    };
-    let mut container = pod::container("etcd", images::etcd(hcp), command(hcp, member));
-    container.ports = Some(vec![
-        port("client", CLIENT_PORT),
-        port("peer", PEER_PORT),
-        port("metrics", METRICS_PORT),
-    ]);
+    let mut container = pod::container(Component::Etcd, images::etcd(hcp), command(hcp, member));
     container.volume_mounts = Some(vec![
         pod::writable_mount("data", DATA_DIR),
         pod::read_only_mount("pki", PKI_DIR),
@@ -154,7 +149,7 @@ pub fn deployment(hcp: &HostedControlPlane, member: usize) -> k8s_openapi::api::
         &mut container,
         pod::Health {
             scheme: "HTTP",
-            port: METRICS_PORT,
+            port: ETCD_METRICS_PORT.number,
             live: "/livez",
             ready: "/readyz",
             startup_seconds: 120,
@@ -177,16 +172,9 @@ pub fn deployment(hcp: &HostedControlPlane, member: usize) -> k8s_openapi::api::
             ..Default::default()
         },
     };
-    let pki = pod::projected_volume(
-        "pki",
-        vec![
-            pod::secret_file(names.etcd_ca_secret(), TLS_CERT, "ca.crt"),
-            pod::secret_file(names.etcd_server_cert(member), TLS_CERT, "server.crt"),
-            pod::secret_file(names.etcd_server_cert(member), TLS_KEY, "server.key"),
-            pod::secret_file(names.etcd_peer_cert(member), TLS_CERT, "peer.crt"),
-            pod::secret_file(names.etcd_peer_cert(member), TLS_KEY, "peer.key"),
-        ],
-    );
+    let mut pki_files = pod::pki_files(&names, Component::Etcd.pki_files());
+    pki_files.extend(pod::pki_files(&names, &etcd_member_files(member)));
+    let pki = pod::projected_volume("pki", pki_files);
     let spec = PodSpec {
         containers: vec![container],
         volumes: Some(vec![data, pki]),

@@ -7,13 +7,14 @@ use k8s_openapi::api::networking::v1::{
     IngressSpec, IngressTLS, ServiceBackendPort,
 };
 
-use super::meta::{Component, object_meta};
+use super::meta::object_meta;
 use crate::api::HostedControlPlane;
+use crate::components::Component;
 use crate::names::Names;
 
 /// Annotations that make ingress-nginx pass TLS through instead of terminating it;
 /// the user's annotations are applied over them.
-pub const PASSTHROUGH_ANNOTATIONS: [(&str, &str); 2] = [
+const PASSTHROUGH_ANNOTATIONS: [(&str, &str); 2] = [
     ("nginx.ingress.kubernetes.io/ssl-passthrough", "true"),
     ("nginx.ingress.kubernetes.io/backend-protocol", "HTTPS"),
 ];

@@ -1,4 +1,4 @@
-//! Names, labels and owner references shared by every child object.
+//! Labels and owner references shared by every child object.
 
 use std::collections::BTreeMap;
 
@@ -6,36 +6,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 
 use crate::api::HostedControlPlane;
-
-pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
-pub const INSTANCE: &str = "app.kubernetes.io/instance";
-pub const COMPONENT: &str = "app.kubernetes.io/component";
-pub const NAME: &str = "app.kubernetes.io/name";
-/// Selects the Pod of one etcd member.
-pub const ETCD_MEMBER: &str = "controlplane.podplane.dev/etcd-member";
-/// Cluster API's label naming the cluster an object belongs to.
-pub const CLUSTER_NAME: &str = "cluster.x-k8s.io/cluster-name";
-pub const MANAGER: &str = "podplane";
-
-/// The part of the hosted control plane a child belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Component {
-    Etcd,
-    ApiServer,
-    ControllerManager,
-    Scheduler,
-}
-
-impl Component {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Component::Etcd => "etcd",
-            Component::ApiServer => "kube-apiserver",
-            Component::ControllerManager => "kube-controller-manager",
-            Component::Scheduler => "kube-scheduler",
-        }
-    }
-}
+use crate::contract::{NAME, WORKER_COMPONENT};
+// The controllers import these from here; their home is `crate::components` and `crate::contract`.
+pub use crate::components::Component;
+pub use crate::contract::{CLUSTER_NAME, COMPONENT, INSTANCE, MANAGED_BY, MANAGER};
 
 /// Labels that select the Pods of `component` of this control plane.
 pub fn selector(hcp: &HostedControlPlane, component: Component) -> BTreeMap<String, String> {
@@ -46,11 +20,22 @@ pub fn selector(hcp: &HostedControlPlane, component: Component) -> BTreeMap<Stri
 }
 
 /// Every label a child of `component` carries.
-pub fn labels(hcp: &HostedControlPlane, component: Component) -> BTreeMap<String, String> {
+fn labels(hcp: &HostedControlPlane, component: Component) -> BTreeMap<String, String> {
     let mut labels = selector(hcp, component);
     labels.insert(MANAGED_BY.into(), MANAGER.into());
     labels.insert(NAME.into(), component.as_str().into());
     labels
+}
+
+/// Labels of the worker objects (`app.kubernetes.io/name: name`) of `cluster`.
+pub fn worker_labels(cluster: &str, name: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (MANAGED_BY.to_string(), MANAGER.to_string()),
+        (NAME.to_string(), name.to_string()),
+        (COMPONENT.to_string(), WORKER_COMPONENT.to_string()),
+        (INSTANCE.to_string(), cluster.to_string()),
+        (CLUSTER_NAME.to_string(), cluster.to_string()),
+    ])
 }
 
 /// Metadata of a child named `name`: namespace, labels and a controller owner reference.

@@ -10,7 +10,6 @@ pub mod flags;
 pub mod images;
 pub mod ingress;
 pub mod meta;
-pub mod network;
 pub mod pod;
 pub mod scheduler;
 pub mod secrets;
@@ -65,7 +64,7 @@ impl Child {
 
 /// Every object for `hcp`: Secrets first, then what mounts them.
 pub fn all(hcp: &HostedControlPlane, pki: &IssuedPki) -> Vec<Child> {
-    let mut children: Vec<Child> = secrets::all(hcp, &pki.secrets)
+    let mut children: Vec<Child> = secrets::all(hcp, pki)
         .into_iter()
         .map(|s| Child::Secret(Box::new(s)))
         .collect();

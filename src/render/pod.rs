@@ -12,8 +12,11 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use crate::components::{Component, PkiFile, Port};
+use crate::names::Names;
+
 /// Unprivileged user the control-plane containers run as (distroless `nonroot`).
-pub const NON_ROOT_UID: i64 = 65532;
+const NON_ROOT_UID: i64 = 65532;
 /// Secret files are readable by the owner and the Pod's fsGroup only.
 const SECRET_FILE_MODE: i32 = 0o440;
 
@@ -33,7 +36,7 @@ pub fn pod_security_context() -> PodSecurityContext {
 }
 
 /// Container security context for the restricted Pod Security level.
-pub fn container_security_context() -> SecurityContext {
+fn container_security_context() -> SecurityContext {
     SecurityContext {
         allow_privilege_escalation: Some(false),
         read_only_root_filesystem: Some(true),
@@ -52,9 +55,9 @@ pub fn container_security_context() -> SecurityContext {
 
 /// How often and how patiently a probe checks.
 #[derive(Clone, Copy)]
-pub struct Timing {
-    pub period: i32,
-    pub failures: i32,
+struct Timing {
+    period: i32,
+    failures: i32,
 }
 
 /// Startup: check every second for up to `seconds`.
@@ -101,13 +104,15 @@ pub fn probe(container: &mut Container, health: Health) {
     container.liveness_probe = Some(http_probe(scheme, live, port, LIVENESS));
 }
 
-/// The single `https` port of a control-plane component.
-pub fn https_port(port: i32) -> Vec<ContainerPort> {
-    vec![ContainerPort {
-        name: Some("https".into()),
-        container_port: port,
-        ..Default::default()
-    }]
+fn container_ports(ports: &[Port]) -> Vec<ContainerPort> {
+    ports
+        .iter()
+        .map(|port| ContainerPort {
+            name: Some(port.name.into()),
+            container_port: port.number,
+            ..Default::default()
+        })
+        .collect()
 }
 
 /// An HTTP(S) GET probe on the container's own port.
@@ -140,13 +145,16 @@ pub enum FileSource {
     },
 }
 
-/// A file taken from `key` of Secret `secret`, placed at `path` in the volume.
-pub fn secret_file(secret: String, key: &'static str, path: &'static str) -> FileSource {
-    FileSource::Secret {
-        name: secret,
-        key,
-        path,
-    }
+/// The PKI files `files` of the control plane `names`.
+pub fn pki_files(names: &Names, files: &[PkiFile]) -> Vec<FileSource> {
+    files
+        .iter()
+        .map(|file| FileSource::Secret {
+            name: names.pki_secret(file.secret),
+            key: file.key,
+            path: file.path,
+        })
+        .collect()
 }
 
 /// A file taken from `key` of ConfigMap `config_map`, placed at `path` in the volume.
@@ -249,11 +257,12 @@ pub fn spread(labels: BTreeMap<String, String>) -> Affinity {
     }
 }
 
-/// A container with the fields every control-plane container shares.
-pub fn container(name: &str, image: String, command: Vec<String>) -> Container {
+/// The container of `component`, with the fields every control-plane container shares.
+pub fn container(component: Component, image: String, command: Vec<String>) -> Container {
     Container {
-        name: name.into(),
+        name: component.as_str().into(),
         image: Some(image),
+        ports: Some(container_ports(component.ports())),
         image_pull_policy: Some("IfNotPresent".into()),
         command: Some(command),
         security_context: Some(container_security_context()),

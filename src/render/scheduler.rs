@@ -5,15 +5,14 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Volume};
 
-use super::meta::{Component, object_meta};
+use super::meta::object_meta;
 use super::pod;
 use super::workload;
 use super::{flags, images};
 use crate::api::HostedControlPlane;
+use crate::components::{Component, SCHEDULER_PORT};
 use crate::names::Names;
-use crate::pki::KUBECONFIG_KEY;
 
-pub const SECURE_PORT: i32 = 10259;
 const CONFIG_DIR: &str = "/etc/kubernetes";
 const CONFIG_KEY: &str = "kube-scheduler.yaml";
 
@@ -41,42 +40,33 @@ pub fn command(hcp: &HostedControlPlane) -> Vec<String> {
         ("bind-address", "0.0.0.0".into()),
         ("config", format!("{CONFIG_DIR}/{CONFIG_KEY}")),
         ("profiling", "false".into()),
-        ("secure-port", SECURE_PORT.to_string()),
+        ("secure-port", SCHEDULER_PORT.number.to_string()),
     ];
-    let mut command = vec!["kube-scheduler".to_string()];
+    let mut command = vec![Component::Scheduler.as_str().to_string()];
     command.extend(flags::render(base, &hcp.spec.scheduler.extra_args));
     command
 }
 
 fn config_volume(names: &Names) -> Volume {
-    pod::projected_volume(
-        "config",
-        vec![
-            pod::secret_file(
-                names.scheduler_kubeconfig_secret(),
-                KUBECONFIG_KEY,
-                "scheduler.conf",
-            ),
-            pod::config_map_file(names.scheduler(), CONFIG_KEY, CONFIG_KEY),
-        ],
-    )
+    let mut files = pod::pki_files(names, Component::Scheduler.pki_files());
+    files.push(pod::config_map_file(names.scheduler(), CONFIG_KEY, CONFIG_KEY));
+    pod::projected_volume("config", files)
 }
 
 pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
     let names = Names::new(&hcp.name_any_or_default());
     let spec = &hcp.spec.scheduler;
     let mut container = pod::container(
-        "kube-scheduler",
-        images::component(hcp, spec, "kube-scheduler"),
+        Component::Scheduler,
+        images::component(hcp, spec, Component::Scheduler),
         command(hcp),
     );
-    container.ports = Some(pod::https_port(SECURE_PORT));
     container.volume_mounts = Some(vec![pod::read_only_mount("config", CONFIG_DIR)]);
     pod::probe(
         &mut container,
         pod::Health {
             scheme: "HTTPS",
-            port: SECURE_PORT,
+            port: SCHEDULER_PORT.number,
             live: "/livez",
             ready: "/readyz",
             startup_seconds: 240,

@@ -3,9 +3,9 @@
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::api_server::SECURE_PORT;
-use super::meta::{Component, object_meta, selector};
+use super::meta::{object_meta, selector};
 use crate::api::{HostedControlPlane, ServiceType};
+use crate::components::{API_SERVER_PORT, Component};
 use crate::names::Names;
 
 pub fn api_server(hcp: &HostedControlPlane) -> Service {
@@ -28,7 +28,7 @@ pub fn api_server(hcp: &HostedControlPlane) -> Service {
             ports: Some(vec![ServicePort {
                 name: Some("https".into()),
                 port: spec.port,
-                target_port: Some(IntOrString::Int(SECURE_PORT)),
+                target_port: Some(IntOrString::Int(API_SERVER_PORT.number)),
                 node_port: spec.node_port,
                 protocol: Some("TCP".into()),
                 ..Default::default()

@@ -2,10 +2,10 @@
 
 use kube::Resource;
 
+use super::meta::worker_labels;
 use crate::api::{
     HostedControlPlane, LocalObjectReference, PodMachine, PodMachineSpec, PodMachineTemplateSpecFields,
 };
-use crate::machine::pod::worker_labels;
 use crate::names::Names;
 
 /// The worker machines `hcp` owns.

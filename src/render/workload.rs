@@ -7,9 +7,10 @@ use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::meta::{Component, object_meta, selector};
+use super::meta::{object_meta, selector};
 use super::pod;
 use crate::api::HostedControlPlane;
+use crate::components::Component;
 
 /// How a Deployment replaces its Pods.
 pub enum Rollout {

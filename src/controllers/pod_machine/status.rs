@@ -103,107 +103,57 @@ fn addresses(node: Option<&Node>, pod_ip: Option<&str>) -> Vec<MachineAddress> {
     addresses
 }
 
+/// (ok, reason, message) of each part: the Pod, the join, the Node.
+fn pod_state(pod: &PodState) -> (bool, &str, String) {
+    match pod {
+        PodState::Running => (true, reasons::RUNNING, "the node container runs".into()),
+        PodState::Starting { reason, message } => (false, reason, message.clone()),
+        PodState::Refused(message) => (false, reasons::POD_REFUSED, message.clone()),
+        PodState::Lost(message) => (false, reasons::POD_LOST, message.clone()),
+        PodState::Unknown(message) => (false, reasons::WAITING, message.clone()),
+    }
+}
+
+fn join_state(observed: &Observed) -> (bool, &str, String) {
+    match &observed.join {
+        JoinState::Joined => {
+            let node = observed.node.as_ref().and_then(|n| n.metadata.name.clone());
+            (
+                true,
+                reasons::JOINED,
+                format!("joined as Node {}", node.unwrap_or_default()),
+            )
+        }
+        JoinState::Waiting { reason, message } => (false, reason, message.clone()),
+        JoinState::Failed(message) => (false, reasons::JOIN_FAILED, message.clone()),
+    }
+}
+
 pub fn compute(machine: &PodMachine, observed: &Observed) -> PodMachineStatus {
     let generation = machine.metadata.generation;
     let now = &observed.now;
     let previous = machine.status.clone().unwrap_or_default();
-    let pod = match &observed.pod {
-        PodState::Running => condition(
-            POD_RUNNING,
-            true,
-            reasons::RUNNING,
-            "the node container runs".into(),
-            generation,
-            now,
-        ),
-        PodState::Starting { reason, message } => {
-            condition(POD_RUNNING, false, reason, message.clone(), generation, now)
-        }
-        PodState::Refused(message) => condition(
-            POD_RUNNING,
-            false,
-            reasons::POD_REFUSED,
-            message.clone(),
-            generation,
-            now,
-        ),
-        PodState::Lost(message) => condition(
-            POD_RUNNING,
-            false,
-            reasons::POD_LOST,
-            message.clone(),
-            generation,
-            now,
-        ),
-        PodState::Unknown(message) => condition(
-            POD_RUNNING,
-            false,
-            reasons::WAITING,
-            message.clone(),
-            generation,
-            now,
-        ),
+    let of = |type_: &str, (ok, reason, message): (bool, &str, String)| {
+        condition(type_, ok, reason, message, generation, now)
     };
-    let joined = match &observed.join {
-        JoinState::Joined => {
-            let name = observed
-                .node
-                .as_ref()
-                .and_then(|n| n.metadata.name.clone())
-                .unwrap_or_default();
-            condition(
-                NODE_JOINED,
-                true,
-                reasons::JOINED,
-                format!("joined as Node {name}"),
-                generation,
-                now,
-            )
-        }
-        JoinState::Waiting { reason, message } => {
-            condition(NODE_JOINED, false, reason, message.clone(), generation, now)
-        }
-        JoinState::Failed(message) => condition(
-            NODE_JOINED,
-            false,
-            reasons::JOIN_FAILED,
-            message.clone(),
-            generation,
-            now,
-        ),
-    };
+    let pod = of(POD_RUNNING, pod_state(&observed.pod));
+    let joined = of(NODE_JOINED, join_state(observed));
     let node = match &observed.node {
         Some(node) => {
             let (ok, reason, message) = node_ready(node);
-            condition(NODE_READY, ok, &reason, message, generation, now)
+            of(NODE_READY, (ok, &reason, message))
         }
-        None => condition(
+        None => of(
             NODE_READY,
-            false,
-            reasons::NO_NODE,
-            "the machine has no Node yet".into(),
-            generation,
-            now,
+            (false, reasons::NO_NODE, "the machine has no Node yet".into()),
         ),
     };
-    let parts = [&pod, &joined, &node];
-    let ready = match parts.iter().find(|c| c.status != "True") {
-        Some(failing) => condition(
-            READY,
-            false,
-            &failing.reason,
-            format!("{} is False: {}", failing.type_, failing.message),
-            generation,
-            now,
-        ),
-        None => condition(
-            READY,
-            true,
-            reasons::READY,
-            "the Node is Ready".into(),
-            generation,
-            now,
-        ),
+    let ready = match [&pod, &joined, &node].iter().find(|c| c.status != "True") {
+        Some(failing) => {
+            let message = format!("{} is False: {}", failing.type_, failing.message);
+            of(READY, (false, &failing.reason, message))
+        }
+        None => of(READY, (true, reasons::READY, "the Node is Ready".into())),
     };
     let is_ready = ready.status == "True";
     let mut conditions = vec![ready, pod, joined, node];
