@@ -10,8 +10,6 @@ use serde::{Deserialize, Serialize};
 
 /// Group of the infrastructure API (Cluster API infrastructure contract).
 pub const INFRASTRUCTURE_GROUP: &str = "infrastructure.podplane.dev";
-/// Cluster API's label naming the cluster a Machine (and its PodMachine) belongs to.
-const CAPI_CLUSTER_LABEL: &str = "cluster.x-k8s.io/cluster-name";
 /// Prefix of every `spec.providerID` podplane sets: `podplane://<namespace>/<pod>`.
 pub const PROVIDER_ID_SCHEME: &str = "podplane://";
 
@@ -189,7 +187,7 @@ impl PodMachine {
                 self.metadata
                     .labels
                     .as_ref()?
-                    .get(CAPI_CLUSTER_LABEL)
+                    .get(crate::contract::CLUSTER_NAME)
                     .map(String::as_str)
             })
     }

@@ -20,7 +20,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tracing::warn;
 
 use crate::api::{HostedControlPlane, PodMachine};
-use crate::render::meta::{CLUSTER_NAME, COMPONENT, INSTANCE, MANAGED_BY, MANAGER};
+use crate::contract::{CLUSTER_NAME, COMPONENT, INSTANCE, MANAGED_BY, MANAGER};
 
 pub type ControlPlaneRef = ObjectRef<DeserializeGuard<HostedControlPlane>>;
 pub type MachineRef = ObjectRef<DeserializeGuard<PodMachine>>;

@@ -8,7 +8,6 @@ pub mod pod;
 pub mod token;
 
 // The controllers import this from here; its home is `crate::contract`.
-pub use crate::contract::JOINED_CONTAINER;
 
 /// Name of the node container in a machine Pod.
 pub const NODE_CONTAINER: &str = "node";

@@ -13,10 +13,9 @@ use kube::{Resource, ResourceExt};
 use super::{NODE_CONTAINER, NODE_IMAGE_REPOSITORY};
 use crate::api::{HostedControlPlane, PodMachine};
 use crate::components::Component;
-use crate::contract::{COMPONENT, INSTANCE, MACHINE_LABEL, MANAGED_BY, MANAGER};
+use crate::contract::{COMPONENT, INSTANCE, MACHINE_LABEL, MANAGED_BY, MANAGER, WORKER_COMPONENT};
 use crate::render::meta::worker_labels;
 // The controllers import this from here; its home is `crate::contract`.
-pub use crate::contract::WORKER_COMPONENT;
 /// Where the init container copies the image's containerd state (preloaded images).
 const CONTAINERD_SEED: &str = "/seed/containerd";
 

@@ -6,10 +6,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 
 use crate::api::HostedControlPlane;
-use crate::contract::{NAME, WORKER_COMPONENT};
-// The controllers import these from here; their home is `crate::components` and `crate::contract`.
-pub use crate::components::Component;
-pub use crate::contract::{CLUSTER_NAME, COMPONENT, INSTANCE, MANAGED_BY, MANAGER};
+use crate::components::Component;
+use crate::contract::{CLUSTER_NAME, COMPONENT, INSTANCE, MANAGED_BY, MANAGER, NAME, WORKER_COMPONENT};
 
 /// Labels that select the Pods of `component` of this control plane.
 pub fn selector(hcp: &HostedControlPlane, component: Component) -> BTreeMap<String, String> {

@@ -17,10 +17,10 @@ use kube::{Api, Client};
 use serde::Serialize;
 
 use crate::api::HostedControlPlane;
+use crate::contract::TOKEN_GROUP;
 use crate::network::dns_service_ip;
 use crate::versions::COREDNS_VERSION;
 // tests/cluster import this from here; its home is `crate::contract`.
-pub use crate::contract::TOKEN_GROUP;
 
 /// Every addon template, in the order they are applied.
 const TEMPLATES: [(&str, &str); 4] = [

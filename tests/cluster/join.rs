@@ -102,7 +102,7 @@ async fn a_bootstrap_token_can_discover_and_join_the_hosted_cluster() {
             "token-secret": TOKEN_SECRET,
             "usage-bootstrap-authentication": "true",
             "usage-bootstrap-signing": "true",
-            "auth-extra-groups": podplane::tenant::addons::TOKEN_GROUP,
+            "auth-extra-groups": podplane::contract::TOKEN_GROUP,
         },
     }))
     .unwrap();

@@ -12,11 +12,11 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 
 use crate::api::{HostedControlPlane, PodMachine};
+use crate::contract::{CLUSTER_NAME, INSTANCE, MANAGED_BY, MANAGER};
 use crate::controllers::cache::{Caches, of_instance};
 use crate::controllers::{APPLIED_DIGEST, Error};
 use crate::names::Names;
 use crate::pki::{Asset, AssetKind, SecretData, SecretSet};
-use crate::render::meta::{CLUSTER_NAME, INSTANCE, MANAGED_BY, MANAGER};
 
 /// A child that exists, as the API server holds it.
 #[derive(Clone, Debug, PartialEq)]

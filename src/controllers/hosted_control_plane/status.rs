@@ -9,10 +9,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use super::observe::Observed;
 use crate::api::conditions::*;
 use crate::api::{HostedControlPlane, HostedControlPlaneStatus, Initialization, WorkersStatus};
+use crate::components::Component;
+use crate::contract::{COMPONENT, INSTANCE};
 use crate::controllers::Error;
 use crate::names::Names;
 use crate::render::etcd;
-use crate::render::meta::{COMPONENT, Component, INSTANCE};
 use crate::tenant;
 
 /// What a pass found out beyond the observed objects.
