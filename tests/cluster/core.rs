@@ -179,7 +179,7 @@ async fn a_hanging_join_holds_up_neither_another_machine_nor_the_status() {
     eventually("worker-0 joining", Duration::from_secs(60), || async {
         let machine = machines.get("hang-worker-0").await.map_err(|e| e.to_string())?;
         match condition(&machine, "NodeJoined") {
-            Some((_, reason, message)) if reason == "Joining" && message.contains("so far") => Ok(()),
+            Some((_, reason, message)) if reason == "Joining" && message.contains(" since ") => Ok(()),
             other => Err(format!("{other:?}")),
         }
     })

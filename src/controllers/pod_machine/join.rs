@@ -80,12 +80,9 @@ pub async fn progress(machine: &Machine, hcp: &HostedControlPlane, pod: &Pod) ->
         return (JoinState::Joined, Action::await_change());
     }
     match machine.context.tasks.state(&machine.uid) {
-        TaskState::Running { for_, .. } => {
-            let message = format!(
-                "joining the hosted cluster {} ({}s so far)",
-                hcp.name_any(),
-                for_.as_secs()
-            );
+        TaskState::Running { since, .. } => {
+            let since = since.strftime("%H:%M:%SZ");
+            let message = format!("joining the hosted cluster {} since {since}", hcp.name_any());
             (waiting(reasons::JOINING, message), Action::await_change())
         }
         // The task recorded the join on the Pod; the cache may not show it yet.

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use k8s_openapi::jiff::Timestamp;
 
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::AbortHandle;
@@ -38,14 +40,18 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TaskState {
     Idle,
-    Running { work: Work, for_: Duration },
+    /// Running since `since` (wall-clock, so a status that names it stays the same).
+    Running {
+        work: Work,
+        since: Timestamp,
+    },
     Ended(Outcome),
 }
 
 enum Entry {
     Running {
         work: Work,
-        since: Instant,
+        since: Timestamp,
         abort: AbortHandle,
     },
     Ended(Outcome),
@@ -74,7 +80,7 @@ impl Tasks {
             None => TaskState::Idle,
             Some(Entry::Running { work, since, .. }) => TaskState::Running {
                 work: *work,
-                for_: since.elapsed(),
+                since: *since,
             },
             Some(Entry::Ended(outcome)) => TaskState::Ended(outcome.clone()),
         }
@@ -101,7 +107,7 @@ impl Tasks {
         });
         let entry = Entry::Running {
             work,
-            since: Instant::now(),
+            since: Timestamp::now(),
             abort: handle.abort_handle(),
         };
         entries.insert(uid.to_string(), entry);
