@@ -47,6 +47,8 @@ in_node() { kubectl -n "${NS}" exec "${POD}" -c node -- "$@"; }
 hosted() { kubectl --kubeconfig "${HOSTED_KUBECONFIG}" "${HOSTED_ARGS[@]}" "$@"; }
 now() { date +%s.%N; }
 since() { printf '%.1f' "$(echo "$(now) - $1" | bc)"; }
+# hello_done: the hosted Pod smoke-hello printed all it prints.
+hello_done() { hosted logs smoke-hello 2>/dev/null | grep -qx "done"; }
 # machine_status: the PodMachine's conditions, one per line.
 machine_status() {
   kubectl -n "${NS}" get podmachine "${POD}" -o json 2>/dev/null |
@@ -171,7 +173,7 @@ else
 fi
 
 if [[ "$(in_node systemctl is-enabled kubelet.service 2>/dev/null)" == enabled ]]; then
-  pass "kubelet.service enabled ($(in_node systemctl is-active kubelet.service 2>/dev/null || true) until the join)"
+  pass "kubelet.service enabled (now $(in_node systemctl is-active kubelet.service 2>/dev/null || true): it starts with the join)"
 else
   fail "kubelet.service not enabled"
 fi
@@ -226,28 +228,33 @@ fi
 step "a Pod of the hosted cluster on ${POD}: nested sandbox + container"
 t0="$(now)"
 wait_for "ServiceAccount default/default in the hosted cluster" 60 hosted -n default get serviceaccount default || true
+# It stops on SIGTERM (a PID 1 sleep would not, and would hold the node's
+# halt for its Pod's whole grace period).
 # shellcheck disable=SC2016 # expands in the Pod
 hosted run smoke-hello --image "registry.k8s.io/kube-proxy:${KUBE_VERSION}" --image-pull-policy Never \
   --restart Never --overrides "{\"spec\":{\"nodeName\":\"${POD}\"}}" \
-  --command -- sh -c 'iptables --version; echo "ip $(hostname -i)"; grep memory /proc/self/cgroup' >/dev/null
-if hosted wait pod smoke-hello --for=jsonpath='{.status.phase}'=Succeeded --timeout=90s >/dev/null 2>&1; then
+  --command -- sh -c 'iptables --version; grep memory /proc/self/cgroup; echo done; trap "exit 0" TERM; sleep 600 & wait' >/dev/null
+if hosted wait pod smoke-hello --for=condition=Ready --timeout=90s >/dev/null 2>&1; then
+  pod_ip="$(hosted get pod smoke-hello -o jsonpath='{.status.podIP}')"
+  pass "Pod on the node Running in $(since "${t0}")s, IP ${pod_ip}"
+  wait_for "smoke-hello's output" 10 hello_done || true
   out="$(hosted logs smoke-hello)"
   cg="$(sed -n 's/^[0-9]*:memory://p' <<<"${out}")"
-  pass "Pod on the node Succeeded in $(since "${t0}")s: $(head -n1 <<<"${out}"), $(grep '^ip ' <<<"${out}")"
   # The node's kubelet keeps its Pods under its cgroup root (/kubelet), not the
   # management kubelet's /kubepods that holds the node Pod itself.
-  if [[ "${cg}" == */kubelet.slice/kubelet-kubepods* || "${cg}" == */kubelet/kubepods/* ]]; then
-    pass "its container ran under the node kubelet's cgroup root (/kubelet${cg#*/kubelet})"
+  if [[ "${out}" == iptables* && ("${cg}" == */kubelet.slice/kubelet-kubepods* || "${cg}" == */kubelet/kubepods/*) ]]; then
+    pass "its container ran $(head -n1 <<<"${out}") under the node kubelet's cgroup root (/kubelet${cg#*/kubelet})"
   else
-    fail "its container's cgroup is outside the node kubelet's cgroup root: ${cg}"
+    fail "its container's output or cgroup (outside the node kubelet's cgroup root?): ${out}"
   fi
-  sandbox="$(in_node crictl pods --name smoke-hello -q 2>/dev/null | tr -d '\r' | head -n1)"
-  if [[ -n "${sandbox}" ]]; then
-    pass "crictl pods in the node: sandbox ${sandbox:0:12} (CNI IP $(in_node crictl inspectp "${sandbox}" | jq -r .status.network.ip))"
+  sandbox="$(in_node crictl pods --name smoke-hello --state ready -q 2>/dev/null | tr -d '\r' | head -n1)"
+  sandbox_ip="$(in_node crictl inspectp "${sandbox:-none}" 2>/dev/null | jq -r .status.network.ip || true)"
+  if [[ -n "${sandbox}" && "${sandbox_ip}" == "${pod_ip}" ]]; then
+    pass "crictl pods in the node: sandbox ${sandbox:0:12}, CNI IP ${sandbox_ip}"
   else
-    fail "no sandbox for smoke-hello in the node's containerd"
+    fail "the node's containerd has no ready sandbox for smoke-hello with IP ${pod_ip} ('${sandbox}' '${sandbox_ip}')"
   fi
 else
-  fail "Pod on the node did not succeed: $(hosted get pod smoke-hello -o wide 2>&1 | tail -n1)"
+  fail "Pod on the node not Running: $(hosted get pod smoke-hello -o wide 2>&1 | tail -n1)"
   hosted get events --field-selector involvedObject.name=smoke-hello 2>&1 | tail -n 5 >&2 || true
 fi
