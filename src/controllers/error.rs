@@ -35,6 +35,12 @@ impl Error {
         matches!(self, Error::Kube { source: kube::Error::Api(e), .. } if e.code == 409)
     }
 
+    /// A write refused because the namespace is being deleted: nothing to retry or report.
+    pub fn is_namespace_terminating(&self) -> bool {
+        matches!(self, Error::Kube { source: kube::Error::Api(e), .. }
+            if e.code == 403 && e.message.contains("because it is being terminated"))
+    }
+
     /// The condition reason that reports this error.
     pub fn reason(&self) -> &'static str {
         match self {

@@ -58,6 +58,9 @@ pub fn retry_after<K: ResourceExt>(guard: &DeserializeGuard<K>, error: &Error) -
     if error.is_conflict() {
         return Action::requeue(Duration::from_millis(500));
     }
+    if error.is_namespace_terminating() {
+        return Action::await_change();
+    }
     let object = guard
         .0
         .as_ref()
@@ -94,12 +97,26 @@ impl Context {
 
     /// Publish an Event about `object`; a failure is logged, never fatal.
     pub async fn publish(&self, object: &ObjectReference, type_: EventType, reason: &str, note: String) {
+        self.publish_related(object, None, type_, reason, note).await;
+    }
+
+    /// Publish an Event about `object` that concerns `related` too (a child, say). Events
+    /// with the same reason are one series per related object: a note is never lost in
+    /// the count of another's.
+    pub async fn publish_related(
+        &self,
+        object: &ObjectReference,
+        related: Option<ObjectReference>,
+        type_: EventType,
+        reason: &str,
+        note: String,
+    ) {
         let event = Event {
             type_,
             reason: reason.into(),
             note: Some(note.chars().take(1000).collect()),
             action: "Reconcile".into(),
-            secondary: None,
+            secondary: related,
         };
         if let Err(error) = self.recorder.publish(&event, object).await {
             warn!(%error, reason, "could not publish event");

@@ -26,13 +26,16 @@ pub async fn applied(context: &Context, hcp: &HostedControlPlane, plan: &Plan, a
         )
         .await;
     }
-    if !applied.reverted.is_empty() {
-        let note = format!(
-            "put back what someone else changed: {}",
-            applied.reverted.join("; ")
-        );
-        tracing::warn!(reverted = ?applied.reverted, "drift reverted");
-        publish(context, hcp, EventType::Warning, reasons::DRIFT_REVERTED, note).await;
+    for (child, path) in &applied.reverted {
+        let kind = child.kind.as_deref().unwrap_or_default();
+        let what = format!("{kind}/{}", child.name.as_deref().unwrap_or_default());
+        tracing::warn!(child = what, field = path, "drift reverted");
+        let note = format!("put back what someone else changed: {what}: {path}");
+        let (object, related) = (hcp.object_ref(&()), Some(child.clone()));
+        let reason = reasons::DRIFT_REVERTED;
+        context
+            .publish_related(&object, related, EventType::Warning, reason, note)
+            .await;
     }
 }
 

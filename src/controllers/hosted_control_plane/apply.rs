@@ -3,7 +3,7 @@
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::Resource as OpenApiResource;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{DeleteParams, Patch, PatchParams};
@@ -20,8 +20,8 @@ use crate::controllers::{Error, FIELD_MANAGER};
 pub struct Applied {
     /// `Kind/name` of every child written.
     pub written: Vec<String>,
-    /// `Kind/name: field` of every child put back after someone else changed it.
-    pub reverted: Vec<String>,
+    /// Every child put back after someone else changed (or deleted) it, and the field.
+    pub reverted: Vec<(ObjectReference, String)>,
     pub removed: Vec<String>,
 }
 
@@ -109,7 +109,14 @@ pub async fn apply(client: &Client, namespace: &str, plan: &Plan) -> Result<Appl
             .await
             .map_err(Error::kube(format!("applying {child}")))?;
         if let Why::Drifted(path) = &write.why {
-            applied.reverted.push(format!("{child}: {path}"));
+            let child = ObjectReference {
+                api_version: write.object["apiVersion"].as_str().map(str::to_string),
+                kind: Some(write.kind.to_string()),
+                name: Some(write.name.clone()),
+                namespace: Some(namespace.to_string()),
+                ..Default::default()
+            };
+            applied.reverted.push((child, path.clone()));
         }
         applied.written.push(child);
     }

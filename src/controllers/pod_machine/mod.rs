@@ -37,8 +37,10 @@ pub const FINALIZER: &str = "infrastructure.podplane.dev/node-cleanup";
 /// Field manager of what the machine controller writes into a PodMachine's spec
 /// (`providerID`), apart from what the HostedControlPlane controller applies.
 const MACHINE_MANAGER: &str = "podplane-machine";
-/// How often a joined machine's Node is looked at without a change.
-const JOINED_RECHECK: Duration = Duration::from_secs(30);
+/// How often a joined machine's Node is looked at: the hosted cluster's Nodes are read, not
+/// watched, so a Node that is not Ready yet is read again soon.
+const NODE_READY_RECHECK: Duration = Duration::from_secs(30);
+const NODE_STARTING_RECHECK: Duration = Duration::from_secs(2);
 
 /// Run the PodMachine controller until the process is asked to stop; `triggers` carries the
 /// machines that watch events and ended tasks concern.
@@ -165,10 +167,10 @@ async fn reconcile_one(machine: &Machine) -> Result<Action, Error> {
     let outcome = converge(machine, hcp.as_deref(), &mut observed).await;
     let ready = write_status(machine, &observed).await?;
     let next = outcome?;
-    Ok(if ready {
-        Action::requeue(JOINED_RECHECK)
-    } else {
-        next
+    Ok(match (ready, &observed.join) {
+        (true, _) => Action::requeue(NODE_READY_RECHECK),
+        (false, JoinState::Joined) => Action::requeue(NODE_STARTING_RECHECK),
+        (false, _) => next,
     })
 }
 
