@@ -1,5 +1,6 @@
 //! `kubeadm join` inside a machine's node container: the JoinConfiguration and the command.
 
+use super::CredentialsError;
 use sha2::{Digest, Sha256};
 
 use super::token::BootstrapToken;
@@ -98,9 +99,12 @@ pub fn write_file_command(path: &str) -> Vec<String> {
 
 /// `sha256:<hex>` of the SubjectPublicKeyInfo of the CA certificate in `ca_pem`: what
 /// `kubeadm join --discovery-token-ca-cert-hash` pins.
-pub fn ca_cert_hash(ca_pem: &[u8]) -> Result<String, String> {
-    let (_, pem) = x509_parser::pem::parse_x509_pem(ca_pem).map_err(|e| format!("CA certificate: {e}"))?;
-    let cert = pem.parse_x509().map_err(|e| format!("CA certificate: {e}"))?;
+pub fn ca_cert_hash(ca_pem: &[u8]) -> Result<String, CredentialsError> {
+    let (_, pem) =
+        x509_parser::pem::parse_x509_pem(ca_pem).map_err(|e| CredentialsError::Ca(e.to_string()))?;
+    let cert = pem
+        .parse_x509()
+        .map_err(|e| CredentialsError::Ca(e.to_string()))?;
     Ok(format!(
         "sha256:{:x}",
         Sha256::digest(cert.tbs_certificate.subject_pki.raw)

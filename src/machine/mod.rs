@@ -13,3 +13,12 @@ pub mod token;
 pub const NODE_CONTAINER: &str = "node";
 /// Image repository of the default node image.
 pub const NODE_IMAGE_REPOSITORY: &str = "kindest/node";
+
+/// Why a join could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("CA certificate: {0}")]
+    Ca(String),
+    #[error("random token: {0}")]
+    Random(String),
+}

@@ -1,5 +1,6 @@
 //! Bootstrap tokens: one per join, short-lived, removed once the node has joined.
 
+use super::CredentialsError;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -46,9 +47,9 @@ fn random_chars(count: usize) -> Result<String, getrandom::Error> {
 }
 
 impl BootstrapToken {
-    pub fn generate() -> Result<Self, String> {
-        let id = random_chars(6).map_err(|e| format!("random token: {e}"))?;
-        let secret = random_chars(16).map_err(|e| format!("random token: {e}"))?;
+    pub fn generate() -> Result<Self, CredentialsError> {
+        let random = |count| random_chars(count).map_err(|e| CredentialsError::Random(e.to_string()));
+        let (id, secret) = (random(6)?, random(16)?);
         Ok(Self { id, secret })
     }
 

@@ -69,7 +69,7 @@ pub fn render(
         image_repository: hcp.spec.image_repository.clone(),
         dns_domain: network.dns_domain.clone(),
         dns_ip: dns_service_ip(&network.service_cidr)
-            .map_err(super::Error::Addon)?
+            .map_err(|e| super::Error::Addon(e.to_string()))?
             .to_string(),
         pod_cidr: network.pod_cidr.clone(),
         service_cidr: network.service_cidr.clone(),

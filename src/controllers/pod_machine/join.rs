@@ -32,8 +32,8 @@ pub enum JoinError {
     Exec(#[from] exec::ExecError),
     #[error(transparent)]
     Hosted(#[from] tenant::Error),
-    #[error("{0}")]
-    Credentials(String),
+    #[error(transparent)]
+    Credentials(#[from] crate::machine::CredentialsError),
     #[error("writing {path}: {output}")]
     Write { path: &'static str, output: String },
     #[error("kubeadm join failed: {0}")]
@@ -215,13 +215,13 @@ async fn join(
         .ca_pem(hcp)
         .ok_or_else(|| JoinError::MissingCa(Names::new(&hcp.name_any()).ca_secret()))?;
     network_credentials(machine, hcp, network_token, &ca_pem).await?;
-    let token = BootstrapToken::generate().map_err(JoinError::Credentials)?;
+    let token = BootstrapToken::generate()?;
     let expiration = k8s_openapi::jiff::Timestamp::now()
         + k8s_openapi::jiff::SignedDuration::try_from(TOKEN_LIFETIME).expect("15 minutes fit");
     nodes::create_token(hosted, &token.secret(&machine.name, &expiration.to_string())).await?;
     let api_server = hcp.in_cluster_server();
     let provider = provider_id(&machine.namespace, &machine.name);
-    let hash = ca_cert_hash(&ca_pem).map_err(JoinError::Credentials)?;
+    let hash = ca_cert_hash(&ca_pem)?;
     let join = Join {
         node: &machine.name,
         api_server: api_server.trim_start_matches("https://"),
