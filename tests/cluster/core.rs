@@ -14,7 +14,7 @@ use tokio::io::AsyncReadExt;
 
 use crate::harness::{TestNamespace, eventually};
 use crate::operator::{apply, hcp, wait_ready};
-use crate::workers::{condition, machines_ready, ready_hcp};
+use crate::workers::{condition, machines_ready};
 
 /// How long putting a child back may take: a watch event and one reconcile.
 const REPAIR: Duration = Duration::from_secs(20);
@@ -137,18 +137,20 @@ async fn in_node(ns: &TestNamespace, pod: &str, script: &str) -> String {
 #[ignore = "needs the local cluster with the operator: hack/test.sh"]
 async fn a_hanging_join_holds_up_neither_another_machine_nor_the_status() {
     let ns = TestNamespace::with_pod_security("podplane-hang", Some("privileged")).await;
-    ready_hcp(&ns, "hang", 1).await;
-    let ip = ns
-        .api::<Service>()
-        .get("hang-kube-apiserver")
-        .await
-        .unwrap()
-        .spec
-        .unwrap()
-        .cluster_ip
-        .unwrap();
-    // Before kubeadm runs (the node boots for several seconds first), cut the node off from
-    // the hosted API server: its join hangs in discovery.
+    // Not waiting for Ready: the node must be cut off before its join can start, which is
+    // once the hosted API server answers (seconds after apply) and the node has booted.
+    apply(&ns, &hcp("hang", json!({"workers": {"replicas": 1}}))).await;
+    let ip = eventually("the API server Service", Duration::from_secs(30), || async {
+        let service = ns
+            .api::<Service>()
+            .get_opt("hang-kube-apiserver")
+            .await
+            .map_err(|e| e.to_string())?;
+        service
+            .and_then(|s| s.spec?.cluster_ip)
+            .ok_or("no Service yet".to_string())
+    })
+    .await;
     eventually(
         "worker-0's node container running",
         Duration::from_secs(120),
@@ -176,6 +178,13 @@ async fn a_hanging_join_holds_up_neither_another_machine_nor_the_status() {
     )
     .await;
     let machines = ns.api::<PodMachine>();
+    let joined = condition(&machines.get("hang-worker-0").await.unwrap(), "NodeJoined");
+    let joined = joined.map(|c| c.0);
+    assert_ne!(
+        joined.as_deref(),
+        Some("True"),
+        "worker-0 joined before it was cut off"
+    );
     eventually("worker-0 joining", Duration::from_secs(60), || async {
         let machine = machines.get("hang-worker-0").await.map_err(|e| e.to_string())?;
         match condition(&machine, "NodeJoined") {
