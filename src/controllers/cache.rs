@@ -47,6 +47,8 @@ pub struct Caches {
 pub struct Routes {
     pub control_planes: UnboundedSender<ControlPlaneRef>,
     pub machines: UnboundedSender<MachineRef>,
+    /// The uid of a control plane that is gone (what is kept about its cluster can go).
+    pub gone: UnboundedSender<String>,
 }
 
 impl Routes {
@@ -77,15 +79,26 @@ fn route_owned<K: Resource>(routes: &Routes, object: &K) {
     }
 }
 
-/// A control plane concerns itself and the machines that join it.
+/// A control plane concerns itself and the machines that join it; one no longer in the
+/// store (the reflector applies an event before it is routed) is gone.
 fn route_control_plane(
     routes: &Routes,
-    machines: &Store<DeserializeGuard<PodMachine>>,
+    stores: &(
+        Store<DeserializeGuard<HostedControlPlane>>,
+        Store<DeserializeGuard<PodMachine>>,
+    ),
     hcp: &DeserializeGuard<HostedControlPlane>,
 ) {
+    let (control_planes, machines) = stores;
     let name = hcp.name_any();
     let namespace = hcp.namespace().unwrap_or_default();
     routes.control_plane(&name, &namespace);
+    if control_planes
+        .get(&ObjectRef::new(&name).within(&namespace))
+        .is_none()
+    {
+        let _ = routes.gone.send(hcp.uid().unwrap_or_default());
+    }
     for machine in machines.state() {
         if let Ok(m) = &machine.0
             && m.namespace().as_deref() == Some(namespace.as_str())
@@ -182,9 +195,9 @@ pub fn start(
     let watches = futures::stream::select_all([
         {
             let r = r.clone();
-            let machines = machines.clone();
+            let stores = (caches.control_planes.clone(), machines.clone());
             reflect(all(client), watcher::Config::default(), hcp_writer, move |o| {
-                route_control_plane(&r, &machines, o)
+                route_control_plane(&r, &stores, o)
             })
             .boxed()
         },

@@ -1,10 +1,19 @@
-//! Clients of the hosted clusters, kept (with their connections) between reconciles.
+//! Clients of the hosted clusters, kept (with their connections) between reconciles, each
+//! with a watch of its cluster's Nodes: a Node that appears, changes or goes wakes the
+//! machine of the same name, and machines read their Node from that watch's store.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use kube::Client;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Node;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, ResourceExt};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::AbortHandle;
 
+use super::cache::MachineRef;
 use crate::tenant;
 
 /// A hosted cluster as the operator last reached it.
@@ -14,22 +23,67 @@ struct HostedCluster {
     client: Client,
     /// Digest of the addons last applied into it, so unchanged addons are not written again.
     addons_digest: Option<String>,
+    nodes: Store<Node>,
+    node_watch: AbortHandle,
+}
+
+impl Drop for HostedCluster {
+    fn drop(&mut self) {
+        self.node_watch.abort();
+    }
 }
 
 /// The hosted clusters' clients by HostedControlPlane uid.
-#[derive(Default)]
-pub struct HostedClients(Mutex<HashMap<String, HostedCluster>>);
+pub struct HostedClients {
+    clusters: Mutex<HashMap<String, HostedCluster>>,
+    machines: UnboundedSender<MachineRef>,
+}
+
+/// Watch the Nodes of a hosted cluster into a store, waking the machine named after each
+/// Node (machines in `namespace`, where their control plane is) when it changes.
+fn watch_nodes(
+    client: Client,
+    namespace: String,
+    machines: UnboundedSender<MachineRef>,
+) -> (Store<Node>, AbortHandle) {
+    let (store, writer) = reflector::store();
+    let events = reflector::reflector(
+        writer,
+        watcher(Api::<Node>::all(client), watcher::Config::default()).default_backoff(),
+    );
+    let task = tokio::spawn(events.for_each(move |event| {
+        if let Ok(
+            watcher::Event::Apply(node) | watcher::Event::Delete(node) | watcher::Event::InitApply(node),
+        ) = event
+        {
+            let _ = machines.send(ObjectRef::new(&node.name_any()).within(&namespace));
+        }
+        async {}
+    }));
+    (store, task.abort_handle())
+}
 
 impl HostedClients {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, HostedCluster>> {
-        self.0.lock().expect("no reconcile panics while holding it")
+    pub fn new(machines: UnboundedSender<MachineRef>) -> Self {
+        Self {
+            clusters: Default::default(),
+            machines,
+        }
     }
 
-    /// A client for the hosted cluster of `uid`, reused while the admin kubeconfig stays the
-    /// same. Clients of control planes that no longer exist (`alive` says no) are dropped.
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, HostedCluster>> {
+        self.clusters
+            .lock()
+            .expect("no reconcile panics while holding it")
+    }
+
+    /// A client for the hosted cluster of the control plane `uid` in `namespace`, reused
+    /// while the admin kubeconfig stays the same. Clients of control planes that no longer
+    /// exist (`alive` says no) are dropped, with their Node watches.
     pub async fn client(
         &self,
         uid: &str,
+        namespace: &str,
         kubeconfig: &str,
         alive: impl Fn(&str) -> bool,
     ) -> Result<Client, tenant::Error> {
@@ -37,15 +91,26 @@ impl HostedClients {
             return Ok(known.client.clone());
         }
         let client = tenant::client(kubeconfig).await?;
+        let watching = tenant::watch_client(kubeconfig).await?;
+        let (nodes, node_watch) = watch_nodes(watching, namespace.to_string(), self.machines.clone());
         let entry = HostedCluster {
             kubeconfig: kubeconfig.to_string(),
             client: client.clone(),
             addons_digest: None,
+            nodes,
+            node_watch,
         };
         let mut clusters = self.lock();
         clusters.retain(|uid, _| alive(uid));
         clusters.insert(uid.to_string(), entry);
         Ok(client)
+    }
+
+    /// The Node `name` of the hosted cluster of `uid`, as its watch last saw it.
+    pub fn node(&self, uid: &str, name: &str) -> Option<Node> {
+        let clusters = self.lock();
+        let node = clusters.get(uid)?.nodes.get(&ObjectRef::new(name))?;
+        Some(node.as_ref().clone())
     }
 
     /// Whether the addons with `digest` were applied into the hosted cluster of `uid`.
@@ -62,13 +127,5 @@ impl HostedClients {
     /// Drop what is kept about a hosted cluster that is going away.
     pub fn forget(&self, uid: &str) {
         self.lock().remove(uid);
-    }
-
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }

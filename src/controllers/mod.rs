@@ -89,7 +89,7 @@ impl Context {
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
-            hosted: hosted::HostedClients::default(),
+            hosted: hosted::HostedClients::new(routes.machines.clone()),
             tasks: pod_machine::tasks::Tasks::new(routes.machines),
             caches,
         }
@@ -128,27 +128,42 @@ impl Context {
 pub async fn run(client: Client) -> Result<(), Error> {
     let (control_planes_tx, control_planes_rx) = mpsc::unbounded_channel();
     let (machines_tx, machines_rx) = mpsc::unbounded_channel();
+    let (gone_tx, mut gone_rx) = mpsc::unbounded_channel::<String>();
     let routes = Routes {
         control_planes: control_planes_tx,
         machines: machines_tx,
+        gone: gone_tx,
     };
     let (caches, watches) = cache::start(&client, routes.clone());
     let watches = tokio::spawn(watches);
     caches.synced().await.map_err(|_| Error::CachesClosed)?;
     tracing::info!("watch caches synced");
     let context = Arc::new(Context::new(client, caches, routes));
+    // A control plane that is gone takes its cluster's client and Node watch with it.
+    let forgetting = context.clone();
+    let forget = tokio::spawn(async move {
+        while let Some(uid) = gone_rx.recv().await {
+            forgetting.hosted.forget(&uid);
+        }
+    });
     tokio::join!(
         hosted_control_plane::run(context.clone(), control_planes_rx),
         pod_machine::run(context, machines_rx),
     );
     watches.abort();
+    forget.abort();
     Ok(())
 }
 
 impl Context {
-    /// A client for the hosted cluster of the control plane `uid`, reused while its admin
-    /// kubeconfig stays the same.
-    pub async fn hosted_client(&self, uid: &str, kubeconfig: &str) -> Result<Client, crate::tenant::Error> {
+    /// A client for the hosted cluster of the control plane `uid` in `namespace`, reused
+    /// while its admin kubeconfig stays the same.
+    pub async fn hosted_client(
+        &self,
+        uid: &str,
+        namespace: &str,
+        kubeconfig: &str,
+    ) -> Result<Client, crate::tenant::Error> {
         let control_planes = self.caches.control_planes.clone();
         let alive = move |uid: &str| {
             control_planes
@@ -156,6 +171,6 @@ impl Context {
                 .iter()
                 .any(|h| h.0.as_ref().ok().and_then(|h| h.uid()).as_deref() == Some(uid))
         };
-        self.hosted.client(uid, kubeconfig, alive).await
+        self.hosted.client(uid, namespace, kubeconfig, alive).await
     }
 }

@@ -42,7 +42,11 @@ pub async fn reach(
         };
     };
     let client = match context
-        .hosted_client(&hcp.uid().unwrap_or_default(), kubeconfig)
+        .hosted_client(
+            &hcp.uid().unwrap_or_default(),
+            &hcp.namespace_or_default(),
+            kubeconfig,
+        )
         .await
     {
         Ok(client) => client,

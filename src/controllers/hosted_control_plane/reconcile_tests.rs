@@ -87,9 +87,11 @@ fn harness() -> Harness {
     });
     let (control_planes_tx, _) = tokio::sync::mpsc::unbounded_channel();
     let (machines_tx, _) = tokio::sync::mpsc::unbounded_channel();
+    let (gone, _) = tokio::sync::mpsc::unbounded_channel();
     let routes = Routes {
         control_planes: control_planes_tx,
         machines: machines_tx,
+        gone,
     };
     let context = Arc::new(Context::new(fake.client(), caches, routes));
     let mut harness = Harness {

@@ -105,10 +105,11 @@ pub async fn progress(machine: &Machine, hcp: &HostedControlPlane, pod: &Pod) ->
     }
 }
 
-/// The machine's Node in the hosted cluster, if it can be read.
+/// The machine's Node, as the watch of the hosted cluster's Nodes last saw it (a change of
+/// the Node wakes the machine).
 pub async fn node(machine: &Machine, hcp: &HostedControlPlane) -> Option<Node> {
-    let hosted = machine.hosted(hcp).await.ok()?;
-    nodes::node(&hosted, &machine.name).await.ok().flatten()
+    machine.hosted(hcp).await.ok()?;
+    machine.context.hosted.node(&hcp.uid()?, &machine.name)
 }
 
 /// One join attempt, as a task: wait for what the join needs, then join.

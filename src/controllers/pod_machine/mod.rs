@@ -10,7 +10,6 @@ pub mod tasks;
 pub mod teardown;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
@@ -37,10 +36,6 @@ pub const FINALIZER: &str = "infrastructure.podplane.dev/node-cleanup";
 /// Field manager of what the machine controller writes into a PodMachine's spec
 /// (`providerID`), apart from what the HostedControlPlane controller applies.
 const MACHINE_MANAGER: &str = "podplane-machine";
-/// How often a joined machine's Node is looked at: the hosted cluster's Nodes are read, not
-/// watched, so a Node that is not Ready yet is read again soon.
-const NODE_READY_RECHECK: Duration = Duration::from_secs(30);
-const NODE_STARTING_RECHECK: Duration = Duration::from_secs(2);
 
 /// Run the PodMachine controller until the process is asked to stop; `triggers` carries the
 /// machines that watch events and ended tasks concern.
@@ -152,7 +147,7 @@ impl Machine {
         })?;
         let kubeconfig = String::from_utf8_lossy(&kubeconfig);
         self.context
-            .hosted_client(&hcp.uid().unwrap_or_default(), &kubeconfig)
+            .hosted_client(&hcp.uid().unwrap_or_default(), &self.namespace, &kubeconfig)
             .await
     }
 }
@@ -165,13 +160,8 @@ async fn reconcile_one(machine: &Machine) -> Result<Action, Error> {
     keep_finalizer_and_owner(machine, hcp.as_deref()).await?;
     let mut observed = Observed::new(Time(k8s_openapi::jiff::Timestamp::now()));
     let outcome = converge(machine, hcp.as_deref(), &mut observed).await;
-    let ready = write_status(machine, &observed).await?;
-    let next = outcome?;
-    Ok(match (ready, &observed.join) {
-        (true, _) => Action::requeue(NODE_READY_RECHECK),
-        (false, JoinState::Joined) => Action::requeue(NODE_STARTING_RECHECK),
-        (false, _) => next,
-    })
+    write_status(machine, &observed).await?;
+    outcome
 }
 
 /// Pod, provider ID, join and Node; what status needs goes into `observed`.
@@ -272,12 +262,11 @@ async fn set_provider_id(machine: &Machine) -> Result<(), Error> {
     Ok(())
 }
 
-/// Patch the status subresource when it changed; returns whether the machine is Ready.
-async fn write_status(machine: &Machine, observed: &Observed) -> Result<bool, Error> {
+/// Patch the status subresource when it changed.
+async fn write_status(machine: &Machine, observed: &Observed) -> Result<(), Error> {
     let next = status::compute(&machine.object, observed);
-    let ready = next.ready;
     if machine.object.status.as_ref() == Some(&next) {
-        return Ok(ready);
+        return Ok(());
     }
     let patch = serde_json::json!({
         "apiVersion": PodMachine::api_version(&()),
@@ -292,5 +281,5 @@ async fn write_status(machine: &Machine, observed: &Observed) -> Result<bool, Er
         )
         .await
         .map_err(Error::kube("writing status"))?;
-    Ok(ready)
+    Ok(())
 }
