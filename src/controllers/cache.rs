@@ -22,8 +22,10 @@ use tracing::warn;
 use crate::api::{HostedControlPlane, PodMachine};
 use crate::contract::{CLUSTER_NAME, COMPONENT, INSTANCE, MANAGED_BY, MANAGER};
 
-pub type ControlPlaneRef = ObjectRef<DeserializeGuard<HostedControlPlane>>;
-pub type MachineRef = ObjectRef<DeserializeGuard<PodMachine>>;
+/// A reconcile request for an object of kind `K`.
+pub type ObjectRefOf<K> = ObjectRef<DeserializeGuard<K>>;
+pub type ControlPlaneRef = ObjectRefOf<HostedControlPlane>;
+pub type MachineRef = ObjectRefOf<PodMachine>;
 
 /// The stores every reconcile reads.
 #[derive(Clone)]

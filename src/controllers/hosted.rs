@@ -78,14 +78,13 @@ impl HostedClients {
     }
 
     /// A client for the hosted cluster of the control plane `uid` in `namespace`, reused
-    /// while the admin kubeconfig stays the same. Clients of control planes that no longer
-    /// exist (`alive` says no) are dropped, with their Node watches.
+    /// while the admin kubeconfig stays the same. (A control plane that goes is forgotten,
+    /// with its Node watch, through [`HostedClients::forget`].)
     pub async fn client(
         &self,
         uid: &str,
         namespace: &str,
         kubeconfig: &str,
-        alive: impl Fn(&str) -> bool,
     ) -> Result<Client, tenant::Error> {
         if let Some(known) = self.lock().get(uid).filter(|h| h.kubeconfig == kubeconfig) {
             return Ok(known.client.clone());
@@ -100,9 +99,7 @@ impl HostedClients {
             nodes,
             node_watch,
         };
-        let mut clusters = self.lock();
-        clusters.retain(|uid, _| alive(uid));
-        clusters.insert(uid.to_string(), entry);
+        self.lock().insert(uid.to_string(), entry);
         Ok(client)
     }
 

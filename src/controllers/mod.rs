@@ -69,6 +69,38 @@ pub fn retry_after<K: ResourceExt>(guard: &DeserializeGuard<K>, error: &Error) -
     Action::requeue(Duration::from_secs(10))
 }
 
+/// Run a controller over the objects of `store` until the process is asked to stop: it
+/// reconciles what `triggers` names (watch events and ended tasks, routed by
+/// [`cache`]), and retries failures as [`retry_after`] says.
+pub async fn drive<K, F, Fut>(
+    store: kube::runtime::reflector::Store<DeserializeGuard<K>>,
+    triggers: mpsc::UnboundedReceiver<cache::ObjectRefOf<K>>,
+    reconcile: F,
+    context: Arc<Context>,
+) where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    F: FnMut(Arc<DeserializeGuard<K>>, Arc<Context>) -> Fut,
+    Fut: std::future::Future<Output = Result<Action, Error>> + Send + 'static,
+{
+    let primary = futures::stream::pending::<Result<_, kube::runtime::watcher::Error>>();
+    let error_policy =
+        |guard: Arc<DeserializeGuard<K>>, error: &Error, _: Arc<Context>| retry_after(&guard, error);
+    futures::StreamExt::for_each(
+        kube::runtime::Controller::for_stream(primary, store)
+            .reconcile_on(cache::requests(triggers))
+            .shutdown_on_signal()
+            .run(reconcile, error_policy, context),
+        |_| async {},
+    )
+    .await;
+}
+
 /// What every reconcile shares.
 pub struct Context {
     pub client: Client,
@@ -164,13 +196,6 @@ impl Context {
         namespace: &str,
         kubeconfig: &str,
     ) -> Result<Client, crate::tenant::Error> {
-        let control_planes = self.caches.control_planes.clone();
-        let alive = move |uid: &str| {
-            control_planes
-                .state()
-                .iter()
-                .any(|h| h.0.as_ref().ok().and_then(|h| h.uid()).as_deref() == Some(uid))
-        };
-        self.hosted.client(uid, namespace, kubeconfig, alive).await
+        self.hosted.client(uid, namespace, kubeconfig).await
     }
 }

@@ -40,8 +40,4 @@ impl Error {
             Error::Addon(_) | Error::UnsupportedAddon(_) => reasons::ADDONS_FAILED,
         }
     }
-
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::Api { source: kube::Error::Api(e), .. } if e.code == 404)
-    }
 }

@@ -15,17 +15,16 @@ mod reconcile_tests;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::core::DeserializeGuard;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tracing::{Instrument, info, info_span};
 
-use super::cache::{ControlPlaneRef, requests};
-use super::{Context, Error, FIELD_MANAGER, decoded, retry_after};
+use super::cache::ControlPlaneRef;
+use super::{Context, Error, FIELD_MANAGER, decoded};
 use crate::api::{HostedControlPlane, HostedControlPlaneStatus};
 use observe::Observed;
 use status::Report;
@@ -39,17 +38,8 @@ const RECHECK: Duration = Duration::from_secs(300);
 /// Run the HostedControlPlane controller until the process is asked to stop; `triggers`
 /// carries the control planes that watch events concern.
 pub async fn run(context: Arc<Context>, triggers: UnboundedReceiver<ControlPlaneRef>) {
-    let primary = futures::stream::pending::<Result<_, kube::runtime::watcher::Error>>();
-    Controller::for_stream(primary, context.caches.control_planes.clone())
-        .reconcile_on(requests(triggers))
-        .shutdown_on_signal()
-        .run(reconcile, error_policy, context)
-        .for_each(|_| async {})
-        .await;
-}
-
-fn error_policy(guard: Arc<DeserializeGuard<HostedControlPlane>>, error: &Error, _: Arc<Context>) -> Action {
-    retry_after(&guard, error)
+    let store = context.caches.control_planes.clone();
+    super::drive(store, triggers, reconcile, context).await;
 }
 
 async fn reconcile(

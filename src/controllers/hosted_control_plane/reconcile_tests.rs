@@ -21,6 +21,7 @@ use super::*;
 use crate::api::PodMachine;
 use crate::controllers::cache::{Caches, Routes};
 use crate::controllers::fake_api::FakeApi;
+use crate::controllers::retry_after;
 
 const HCP_PATH: &str = "/apis/controlplane.podplane.dev/v1alpha1/namespaces/t/hostedcontrolplanes/demo";
 

@@ -11,20 +11,19 @@ pub mod teardown;
 
 use std::sync::Arc;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use kube::api::{Patch, PatchParams};
 use kube::core::DeserializeGuard;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tracing::{Instrument, info_span};
 
-use super::cache::{MachineRef, requests};
-use super::{Context, Error, FIELD_MANAGER, decoded, retry_after};
+use super::cache::MachineRef;
+use super::{Context, Error, FIELD_MANAGER, decoded};
 use crate::api::conditions::reasons;
 use crate::api::{HostedControlPlane, PodMachine, provider_id};
 use crate::names::Names;
@@ -40,17 +39,8 @@ const MACHINE_MANAGER: &str = "podplane-machine";
 /// Run the PodMachine controller until the process is asked to stop; `triggers` carries the
 /// machines that watch events and ended tasks concern.
 pub async fn run(context: Arc<Context>, triggers: UnboundedReceiver<MachineRef>) {
-    let primary = futures::stream::pending::<Result<_, kube::runtime::watcher::Error>>();
-    Controller::for_stream(primary, context.caches.machines.clone())
-        .reconcile_on(requests(triggers))
-        .shutdown_on_signal()
-        .run(reconcile, error_policy, context)
-        .for_each(|_| async {})
-        .await;
-}
-
-fn error_policy(guard: Arc<DeserializeGuard<PodMachine>>, error: &Error, _: Arc<Context>) -> Action {
-    retry_after(&guard, error)
+    let store = context.caches.machines.clone();
+    super::drive(store, triggers, reconcile, context).await;
 }
 
 async fn reconcile(guard: Arc<DeserializeGuard<PodMachine>>, context: Arc<Context>) -> Result<Action, Error> {

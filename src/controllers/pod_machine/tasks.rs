@@ -128,12 +128,8 @@ impl Tasks {
         }
     }
 
-    pub fn len(&self) -> usize {
-        lock(&self.entries).len()
-    }
-
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        lock(&self.entries).is_empty()
     }
 }
 
