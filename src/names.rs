@@ -9,12 +9,22 @@ use crate::components::{Component, PkiSecret};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Names {
     base: String,
+    /// The Cluster API cluster name, which names the Secrets Cluster API reads.
+    cluster: String,
 }
 
 impl Names {
+    /// Names for a control plane that is its own cluster (no Cluster API `Cluster`, or one
+    /// with the same name).
     pub fn new(hcp_name: &str) -> Self {
+        Self::in_cluster(hcp_name, hcp_name)
+    }
+
+    /// Names for the control plane `hcp_name` of the Cluster API cluster `cluster`.
+    pub fn in_cluster(hcp_name: &str, cluster: &str) -> Self {
         Self {
             base: hcp_name.to_string(),
+            cluster: cluster.to_string(),
         }
     }
 
@@ -22,9 +32,18 @@ impl Names {
         format!("{}-{suffix}", self.base)
     }
 
-    /// The HostedControlPlane's own name (also the Cluster API cluster name).
-    pub fn cluster(&self) -> &str {
+    fn cluster_with(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.cluster)
+    }
+
+    /// The HostedControlPlane's own name.
+    pub fn control_plane(&self) -> &str {
         &self.base
+    }
+
+    /// The Cluster API cluster name (the HostedControlPlane's own name without a Cluster).
+    pub fn cluster(&self) -> &str {
+        &self.cluster
     }
 
     /// Deployment and Service of etcd member `index`.
@@ -58,24 +77,24 @@ impl Names {
         self.with(&format!("worker-{index}"))
     }
 
-    /// Cluster CA (Cluster API name).
+    /// Cluster CA (Cluster API name: after the cluster).
     pub fn ca_secret(&self) -> String {
-        self.with("ca")
+        self.cluster_with("ca")
     }
-    /// Admin kubeconfig (Cluster API name, key `value`).
+    /// Admin kubeconfig (Cluster API name: after the cluster; key `value`).
     pub fn admin_kubeconfig_secret(&self) -> String {
-        self.with("kubeconfig")
+        self.cluster_with("kubeconfig")
     }
 
     /// The Secret holding `secret`. The authorities, the service-account key pair and the
-    /// admin kubeconfig have the names Cluster API expects.
+    /// admin kubeconfig have the names Cluster API expects: `<cluster>-<purpose>`.
     pub fn pki_secret(&self, secret: PkiSecret) -> String {
         match secret {
             PkiSecret::ClusterCa => self.ca_secret(),
             // `etcd` is the CA's purpose in Cluster API's name, not the component.
-            PkiSecret::EtcdCa => self.with("etcd"),
-            PkiSecret::FrontProxyCa => self.with("proxy"),
-            PkiSecret::ServiceAccountKey => self.with("sa"),
+            PkiSecret::EtcdCa => self.cluster_with("etcd"),
+            PkiSecret::FrontProxyCa => self.cluster_with("proxy"),
+            PkiSecret::ServiceAccountKey => self.cluster_with("sa"),
             PkiSecret::AdminKubeconfig => self.admin_kubeconfig_secret(),
             PkiSecret::ApiServerServing => self.with("apiserver"),
             PkiSecret::ApiServerKubeletClient => self.with("apiserver-kubelet-client"),

@@ -4,6 +4,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 /// The control plane answers requests and every component is available.
 pub const READY: &str = "Ready";
+/// The control plane can serve requests (what Cluster API reads from a control plane).
+pub const AVAILABLE: &str = "Available";
+/// Reconciliation is paused by Cluster API (`Cluster.spec.paused` or the paused annotation).
+pub const PAUSED: &str = "Paused";
 /// Every certificate and kubeconfig Secret is present and valid.
 pub const CERTIFICATES_READY: &str = "CertificatesReady";
 /// Enough etcd members are available for quorum.
@@ -41,6 +45,9 @@ pub mod reasons {
     pub const AVAILABLE: &str = "Available";
     pub const UNAVAILABLE: &str = "Unavailable";
     pub const UNSCHEDULABLE: &str = "Unschedulable";
+    // Paused
+    pub const PAUSED: &str = "Paused";
+    pub const NOT_PAUSED: &str = "NotPaused";
     // Synced
     pub const APPLIED: &str = "Applied";
     pub const APPLY_FAILED: &str = "ApplyFailed";
@@ -64,6 +71,11 @@ pub mod reasons {
     pub const JOINED: &str = "Joined";
     pub const JOINING: &str = "Joining";
     pub const JOIN_FAILED: &str = "JoinFailed";
+    pub const WAITING_FOR_BOOTSTRAP_DATA: &str = "WaitingForBootstrapData";
+    pub const BOOTSTRAP_FORMAT_UNSUPPORTED: &str = "BootstrapFormatUnsupported";
+    pub const BOOTSTRAP_FAILED: &str = "BootstrapFailed";
+    pub const BOOTSTRAP_DIRECTIVES_IGNORED: &str = "BootstrapDirectivesIgnored";
+    pub const CLUSTER_DELETING: &str = "ClusterDeleting";
     pub const WAITING_FOR_POD: &str = "WaitingForPod";
     pub const WAITING_FOR_CONTROL_PLANE: &str = "WaitingForControlPlane";
     pub const WAITING_FOR_ADDONS: &str = "WaitingForAddons";
@@ -101,6 +113,23 @@ pub fn condition(
         observed_generation: generation,
         last_transition_time: now.clone(),
     }
+}
+
+/// `conditions` with Paused True for `why`, keeping its transition time when it was True.
+pub fn mark_paused(conditions: &mut Vec<Condition>, why: String, generation: Option<i64>, now: &Time) {
+    let mut paused = condition(PAUSED, true, reasons::PAUSED, why, generation, now);
+    if let Some(old) = conditions.iter().find(|c| c.type_ == PAUSED)
+        && old.status == paused.status
+    {
+        paused.last_transition_time = old.last_transition_time.clone();
+    }
+    conditions.retain(|c| c.type_ != PAUSED);
+    conditions.push(paused);
+}
+
+/// Paused False: the object is reconciled.
+pub fn not_paused(generation: Option<i64>, now: &Time) -> Condition {
+    condition(PAUSED, false, reasons::NOT_PAUSED, String::new(), generation, now)
 }
 
 /// Keep the transition time of every condition whose status did not change.

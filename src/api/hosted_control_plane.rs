@@ -292,7 +292,13 @@ pub struct HostedControlPlaneStatus {
     /// kube-apiserver Pods ready.
     #[serde(default)]
     pub ready_replicas: i32,
-    /// kube-apiserver Pods on the current spec.
+    /// kube-apiserver Pods available (Cluster API v1beta2 contract).
+    #[serde(default)]
+    pub available_replicas: i32,
+    /// kube-apiserver Pods on the current spec (Cluster API v1beta2 name).
+    #[serde(default)]
+    pub up_to_date_replicas: i32,
+    /// kube-apiserver Pods on the current spec (Cluster API v1beta1 name).
     #[serde(default)]
     pub updated_replicas: i32,
     /// kube-apiserver Pods not available.
@@ -310,7 +316,7 @@ pub struct HostedControlPlaneStatus {
     /// Generation of the spec this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Ready, CertificatesReady, EtcdAvailable, APIServerAvailable, ...
+    /// Ready, Available, CertificatesReady, EtcdAvailable, APIServerAvailable, ...
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// The PodMachines of `spec.workers`.
@@ -393,27 +399,5 @@ impl Default for ApiServerServiceSpec {
             node_port: None,
             annotations: BTreeMap::new(),
         }
-    }
-}
-
-impl HostedControlPlane {
-    /// `metadata.name`, or empty when the object has none yet.
-    pub fn name_any_or_default(&self) -> String {
-        self.metadata.name.clone().unwrap_or_default()
-    }
-
-    /// The API server's URL for Pods of the management cluster: its Service's DNS name.
-    pub fn in_cluster_server(&self) -> String {
-        let names = crate::names::Names::new(&self.name_any_or_default());
-        let host = names.api_server_service_host(&self.namespace_or_default());
-        format!("https://{host}:{}", self.spec.service.port)
-    }
-
-    /// `metadata.namespace`, or `default` as kubectl assumes.
-    pub fn namespace_or_default(&self) -> String {
-        self.metadata
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "default".into())
     }
 }

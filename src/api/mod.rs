@@ -1,7 +1,9 @@
 //! Custom resource types served by podplane.
 
+pub mod cluster_api;
 pub mod conditions;
 pub mod hosted_control_plane;
+mod identity;
 pub mod pod_machine;
 
 pub use hosted_control_plane::*;

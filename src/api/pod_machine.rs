@@ -107,6 +107,9 @@ pub struct PodMachineStatus {
     /// The Node this machine became in the hosted cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_ref: Option<NodeReference>,
+    /// The failure domain Cluster API chose for the Machine, if it chose one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_domain: Option<String>,
     /// UID of the Pod podplane created for this machine.
     #[serde(default, rename = "podUID", skip_serializing_if = "Option::is_none")]
     pub pod_uid: Option<String>,

@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::warn;
 
+use super::cluster_api_cache::{self, ClusterApiCaches};
 use crate::api::{HostedControlPlane, PodMachine};
 use crate::contract::{CLUSTER_NAME, COMPONENT, INSTANCE, MANAGED_BY, MANAGER};
 
@@ -42,6 +43,8 @@ pub struct Caches {
     pub claims: Store<PersistentVolumeClaim>,
     /// Control-plane and worker Pods.
     pub pods: Store<Pod>,
+    /// Cluster API's Clusters and Machines, when it is installed.
+    pub cluster_api: ClusterApiCaches,
 }
 
 /// Where a watch event sends reconcile requests.
@@ -54,11 +57,11 @@ pub struct Routes {
 }
 
 impl Routes {
-    fn control_plane(&self, name: &str, namespace: &str) {
+    pub(super) fn control_plane(&self, name: &str, namespace: &str) {
         let _ = self.control_planes.send(ObjectRef::new(name).within(namespace));
     }
 
-    fn machine(&self, name: &str, namespace: &str) {
+    pub(super) fn machine(&self, name: &str, namespace: &str) {
         let _ = self.machines.send(ObjectRef::new(name).within(namespace));
     }
 }
@@ -130,7 +133,7 @@ fn route_pod(routes: &Routes, pod: &Pod) {
 
 /// Keep `writer` in step with the watch of `api`, calling `route` on every object that
 /// appears, changes or goes. Watch errors are retried with backoff and logged, never fatal.
-fn reflect<K>(
+pub(super) fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,
     writer: reflector::store::Writer<K>,
@@ -166,10 +169,12 @@ where
     Api::all(client.clone())
 }
 
-/// Start every watch; the returned future drives them (it never ends).
+/// Start every watch (Cluster API's only when `cluster_api` says it is installed); the
+/// returned future drives them (it never ends).
 pub fn start(
     client: &Client,
     routes: Routes,
+    cluster_api: bool,
 ) -> (Caches, impl std::future::Future<Output = ()> + Send + use<>) {
     let (control_planes, hcp_writer) = reflector::store();
     let (machines, machine_writer) = reflector::store();
@@ -181,7 +186,10 @@ pub fn start(
     let (ingresses, ingress_writer) = reflector::store();
     let (claims, claim_writer) = reflector::store();
     let (pods, pod_writer) = reflector::store();
+    let (cluster_api, cluster_api_watches) =
+        cluster_api_cache::start(client, &routes, &machines, cluster_api);
     let caches = Caches {
+        cluster_api,
         control_planes,
         machines: machines.clone(),
         deployments,
@@ -194,56 +202,59 @@ pub fn start(
         pods,
     };
     let r = routes;
-    let watches = futures::stream::select_all([
-        {
-            let r = r.clone();
-            let stores = (caches.control_planes.clone(), machines.clone());
-            reflect(all(client), watcher::Config::default(), hcp_writer, move |o| {
-                route_control_plane(&r, &stores, o)
-            })
-            .boxed()
-        },
-        {
-            let r = r.clone();
+    let watches = futures::stream::select_all(
+        cluster_api_watches.into_iter().chain([
+            {
+                let r = r.clone();
+                let stores = (caches.control_planes.clone(), machines.clone());
+                reflect(all(client), watcher::Config::default(), hcp_writer, move |o| {
+                    route_control_plane(&r, &stores, o)
+                })
+                .boxed()
+            },
+            {
+                let r = r.clone();
+                reflect(
+                    all(client),
+                    watcher::Config::default(),
+                    machine_writer,
+                    move |o| route_machine(&r, o),
+                )
+                .boxed()
+            },
+            reflect(all::<Deployment>(client), ours(), deployment_writer, owned(&r)).boxed(),
+            reflect(all::<Service>(client), ours(), service_writer, owned(&r)).boxed(),
             reflect(
-                all(client),
-                watcher::Config::default(),
-                machine_writer,
-                move |o| route_machine(&r, o),
+                all::<Secret>(client),
+                watcher::Config::default().labels(CLUSTER_NAME),
+                secret_writer,
+                owned(&r),
             )
-            .boxed()
-        },
-        reflect(all::<Deployment>(client), ours(), deployment_writer, owned(&r)).boxed(),
-        reflect(all::<Service>(client), ours(), service_writer, owned(&r)).boxed(),
-        reflect(
-            all::<Secret>(client),
-            watcher::Config::default().labels(CLUSTER_NAME),
-            secret_writer,
-            owned(&r),
-        )
-        .boxed(),
-        reflect(all::<ConfigMap>(client), ours(), config_map_writer, owned(&r)).boxed(),
-        reflect(
-            all::<PodDisruptionBudget>(client),
-            ours(),
-            budget_writer,
-            owned(&r),
-        )
-        .boxed(),
-        reflect(all::<Ingress>(client), ours(), ingress_writer, owned(&r)).boxed(),
-        reflect(
-            all::<PersistentVolumeClaim>(client),
-            ours(),
-            claim_writer,
-            owned(&r),
-        )
-        .boxed(),
-        {
-            let r = r.clone();
-            let config = watcher::Config::default().labels(&format!("{MANAGED_BY}={MANAGER},{COMPONENT}"));
-            reflect(all::<Pod>(client), config, pod_writer, move |o| route_pod(&r, o)).boxed()
-        },
-    ]);
+            .boxed(),
+            reflect(all::<ConfigMap>(client), ours(), config_map_writer, owned(&r)).boxed(),
+            reflect(
+                all::<PodDisruptionBudget>(client),
+                ours(),
+                budget_writer,
+                owned(&r),
+            )
+            .boxed(),
+            reflect(all::<Ingress>(client), ours(), ingress_writer, owned(&r)).boxed(),
+            reflect(
+                all::<PersistentVolumeClaim>(client),
+                ours(),
+                claim_writer,
+                owned(&r),
+            )
+            .boxed(),
+            {
+                let r = r.clone();
+                let config =
+                    watcher::Config::default().labels(&format!("{MANAGED_BY}={MANAGER},{COMPONENT}"));
+                reflect(all::<Pod>(client), config, pod_writer, move |o| route_pod(&r, o)).boxed()
+            },
+        ]),
+    );
     (caches, watches.for_each(|()| async {}))
 }
 
@@ -260,7 +271,8 @@ impl Caches {
         self.budgets.wait_until_ready().await?;
         self.ingresses.wait_until_ready().await?;
         self.claims.wait_until_ready().await?;
-        self.pods.wait_until_ready().await
+        self.pods.wait_until_ready().await?;
+        self.cluster_api.synced().await
     }
 }
 

@@ -6,6 +6,7 @@
 //! and writes its status on every exit.
 
 pub mod cache;
+pub mod cluster_api_cache;
 pub mod drift;
 pub mod error;
 #[cfg(test)]
@@ -166,7 +167,12 @@ pub async fn run(client: Client) -> Result<(), Error> {
         machines: machines_tx,
         gone: gone_tx,
     };
-    let (caches, watches) = cache::start(&client, routes.clone());
+    let cluster_api = cluster_api_cache::installed(&client).await;
+    tracing::info!(
+        cluster_api,
+        "Cluster API v1beta2 served by the management cluster"
+    );
+    let (caches, watches) = cache::start(&client, routes.clone(), cluster_api);
     let watches = tokio::spawn(watches);
     caches.synced().await.map_err(|_| Error::CachesClosed)?;
     tracing::info!("watch caches synced");

@@ -57,16 +57,31 @@ impl Join<'_> {
 
     /// The command run in the node container (the configuration goes to its stdin).
     pub fn command(&self) -> Vec<String> {
-        vec![
-            "sh".into(),
-            "-c".into(),
-            JOIN_SCRIPT.into(),
-            "join".into(),
-            self.node.into(),
-            self.cluster_pod_cidr.into(),
-            NETWORK_SCRIPT.into(),
-        ]
+        script_command("join", self.node, self.cluster_pod_cidr, &[])
     }
+}
+
+/// The command that runs Cluster API bootstrap data in the node container of `node` (the
+/// script from [`super::cloud_init::script`] goes to its stdin), once: a node that has the
+/// bootstrap sentinel is left alone.
+pub fn bootstrap_command(node: &str, cluster_pod_cidr: &str, provider_id: &str) -> Vec<String> {
+    script_command("bootstrap", node, cluster_pod_cidr, &[provider_id])
+}
+
+fn script_command(mode: &str, node: &str, cluster_pod_cidr: &str, extra: &[&str]) -> Vec<String> {
+    let mut command: Vec<String> = [
+        "sh",
+        "-c",
+        JOIN_SCRIPT,
+        mode,
+        node,
+        cluster_pod_cidr,
+        NETWORK_SCRIPT,
+    ]
+    .map(String::from)
+    .to_vec();
+    command.extend(extra.iter().map(|s| s.to_string()));
+    command
 }
 
 /// The network loop's kubeconfig: the ServiceAccount `token`, trusting `ca_pem`.

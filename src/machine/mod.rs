@@ -3,6 +3,7 @@
 //!
 //! Nothing here talks to an API server; `controllers::pod_machine` applies what these return.
 
+pub mod cloud_init;
 pub mod join;
 pub mod pod;
 pub mod token;

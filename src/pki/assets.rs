@@ -136,7 +136,7 @@ impl Asset {
 /// Everything `hcp` needs. `extra_api_server_sans` are names and addresses learned
 /// from the cluster (e.g. the Service's cluster IP or a load balancer address).
 pub fn required(hcp: &HostedControlPlane, extra_api_server_sans: &[String]) -> Vec<Asset> {
-    let names = Names::new(&hcp.name_any_or_default());
+    let names = hcp.names();
     let namespace = hcp.namespace_or_default();
     let authority = |secret, ca| Asset::new(&names, secret, SecretType::ClusterApi, AssetKind::Authority(ca));
     let certificate =

@@ -63,7 +63,7 @@ fn config_volume(names: &Names) -> Volume {
 }
 
 pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
-    let names = Names::new(&hcp.name_any_or_default());
+    let names = hcp.names();
     let spec = &hcp.spec.api_server;
     let mut container = pod::container(
         Component::ApiServer,

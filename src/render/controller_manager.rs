@@ -50,7 +50,7 @@ fn config_volume(names: &Names) -> Volume {
 }
 
 pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
-    let names = Names::new(&hcp.name_any_or_default());
+    let names = hcp.names();
     let spec = &hcp.spec.controller_manager;
     let image = images::component(hcp, spec, Component::ControllerManager);
     let mut container = pod::container(Component::ControllerManager, image, command(hcp));

@@ -9,10 +9,9 @@ use super::etcd;
 use super::meta::{object_meta, selector};
 use crate::api::HostedControlPlane;
 use crate::components::Component;
-use crate::names::Names;
 
 pub fn all(hcp: &HostedControlPlane) -> Vec<PodDisruptionBudget> {
-    let names = Names::new(&hcp.name_any_or_default());
+    let names = hcp.names();
     let members = etcd::member_count(hcp) as i32;
     vec![
         // A single member may be evicted (nothing else could ever drain its node).

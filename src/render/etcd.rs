@@ -17,7 +17,6 @@ use crate::components::{
     Component, ETCD_CLIENT_PORT, ETCD_METRICS_PORT, ETCD_PEER_PORT, Port, etcd_member_files,
 };
 use crate::contract::ETCD_MEMBER;
-use crate::names::Names;
 
 const PKI_DIR: &str = "/etc/etcd/pki";
 const DATA_DIR: &str = "/var/lib/etcd";
@@ -28,7 +27,7 @@ pub fn member_count(hcp: &HostedControlPlane) -> usize {
 
 /// Client URLs of every member, as the API server's `--etcd-servers` wants them.
 pub fn client_urls(hcp: &HostedControlPlane) -> String {
-    let names = Names::new(&hcp.name_any_or_default());
+    let names = hcp.names();
     let namespace = hcp.namespace_or_default();
     (0..member_count(hcp))
         .map(|i| {
@@ -41,17 +40,14 @@ pub fn client_urls(hcp: &HostedControlPlane) -> String {
 
 fn member_selector(hcp: &HostedControlPlane, member: usize) -> BTreeMap<String, String> {
     let mut labels = selector(hcp, Component::Etcd);
-    labels.insert(
-        ETCD_MEMBER.into(),
-        Names::new(&hcp.name_any_or_default()).etcd_member(member),
-    );
+    labels.insert(ETCD_MEMBER.into(), hcp.names().etcd_member(member));
     labels
 }
 
 /// The stable address of member `member`; it publishes the Pod before it is ready so
 /// that members can find each other while forming quorum.
 pub fn service(hcp: &HostedControlPlane, member: usize) -> Service {
-    let names = Names::new(&hcp.name_any_or_default());
+    let names = hcp.names();
     let port = |port: Port| ServicePort {
         name: Some(port.name.into()),
         port: port.number,
@@ -72,7 +68,7 @@ pub fn service(hcp: &HostedControlPlane, member: usize) -> Service {
 /// The member's volume claim, when `spec.etcd.storage` asks for persistence.
 pub fn claim(hcp: &HostedControlPlane, member: usize) -> Option<PersistentVolumeClaim> {
     let storage = hcp.spec.etcd.storage.as_ref()?;
-    let names = Names::new(&hcp.name_any_or_default());
+    let names = hcp.names();
     Some(PersistentVolumeClaim {
         metadata: object_meta(hcp, names.etcd_data(member), Component::Etcd),
         spec: Some(PersistentVolumeClaimSpec {
@@ -90,7 +86,7 @@ pub fn claim(hcp: &HostedControlPlane, member: usize) -> Option<PersistentVolume
 
 /// Command line of member `member`.
 pub fn command(hcp: &HostedControlPlane, member: usize) -> Vec<String> {
-    let names = Names::new(&hcp.name_any_or_default());
+    let names = hcp.names();
     let namespace = hcp.namespace_or_default();
     let host = names.etcd_member_host(member, &namespace);
     let (client, peer, metrics) = (
@@ -119,7 +115,7 @@ pub fn command(hcp: &HostedControlPlane, member: usize) -> Vec<String> {
         ("initial-cluster-state", "new".into()),
         (
             "initial-cluster-token",
-            format!("{}.{namespace}", names.cluster()),
+            format!("{}.{namespace}", names.control_plane()),
         ),
         ("listen-metrics-urls", format!("http://0.0.0.0:{metrics}")),
         ("client-cert-auth", "true".into()),
@@ -139,7 +135,7 @@ pub fn command(hcp: &HostedControlPlane, member: usize) -> Vec<String> {
 
 /// The Deployment of member `member`: one replica, replaced by `Recreate`.
 pub fn deployment(hcp: &HostedControlPlane, member: usize) -> k8s_openapi::api::apps::v1::Deployment {
-    let names = Names::new(&hcp.name_any_or_default());
+    let names = hcp.names();
     let mut container = pod::container(Component::Etcd, images::etcd(hcp), command(hcp, member));
     container.volume_mounts = Some(vec![
         pod::writable_mount("data", DATA_DIR),

@@ -10,7 +10,6 @@ use k8s_openapi::api::networking::v1::{
 use super::meta::object_meta;
 use crate::api::HostedControlPlane;
 use crate::components::Component;
-use crate::names::Names;
 
 /// Annotations that make ingress-nginx pass TLS through instead of terminating it;
 /// the user's annotations are applied over them.
@@ -21,7 +20,7 @@ const PASSTHROUGH_ANNOTATIONS: [(&str, &str); 2] = [
 
 pub fn api_server(hcp: &HostedControlPlane) -> Option<Ingress> {
     let spec = hcp.spec.ingress.as_ref()?;
-    let names = Names::new(&hcp.name_any_or_default());
+    let names = hcp.names();
     let mut metadata = object_meta(hcp, names.api_server(), Component::ApiServer);
     let mut annotations: BTreeMap<String, String> = PASSTHROUGH_ANNOTATIONS
         .iter()

@@ -18,7 +18,7 @@ const CONFIG_KEY: &str = "kube-scheduler.yaml";
 
 /// The scheduler's KubeSchedulerConfiguration.
 pub fn config_map(hcp: &HostedControlPlane) -> ConfigMap {
-    let names = Names::new(&hcp.name_any_or_default());
+    let names = hcp.names();
     let config = format!(
         "apiVersion: kubescheduler.config.k8s.io/v1\n\
          kind: KubeSchedulerConfiguration\n\
@@ -54,7 +54,7 @@ fn config_volume(names: &Names) -> Volume {
 }
 
 pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
-    let names = Names::new(&hcp.name_any_or_default());
+    let names = hcp.names();
     let spec = &hcp.spec.scheduler;
     let mut container = pod::container(
         Component::Scheduler,

@@ -23,7 +23,7 @@ fn secret(hcp: &HostedControlPlane, asset: &Asset, data: &SecretData) -> Secret 
     metadata
         .labels
         .get_or_insert_default()
-        .insert(CLUSTER_NAME.into(), hcp.name_any_or_default());
+        .insert(CLUSTER_NAME.into(), hcp.cluster_name());
     Secret {
         metadata,
         type_: Some(asset.secret_type.as_str().into()),

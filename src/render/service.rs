@@ -6,10 +6,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::meta::{object_meta, selector};
 use crate::api::{HostedControlPlane, ServiceType};
 use crate::components::{API_SERVER_PORT, Component};
-use crate::names::Names;
 
 pub fn api_server(hcp: &HostedControlPlane) -> Service {
-    let names = Names::new(&hcp.name_any_or_default());
+    let names = hcp.names();
     let spec = &hcp.spec.service;
     let mut metadata = object_meta(hcp, names.api_server(), Component::ApiServer);
     if !spec.annotations.is_empty() {

@@ -5,7 +5,6 @@ use kube::{Api, Client};
 
 use super::Error;
 use crate::api::{HostedControlPlane, ServiceType};
-use crate::names::Names;
 use crate::pki::KUBECONFIG_KEY;
 
 /// Where a user outside the management cluster's Pods reaches the API server, and the
@@ -15,9 +14,12 @@ pub async fn external_server(
     hcp: &HostedControlPlane,
     namespace: &str,
 ) -> Result<(String, Option<String>), Error> {
-    let names = Names::new(&hcp.name_any_or_default());
+    let names = hcp.names();
     let service_host = names.api_server_service_host(namespace);
-    if let Some(endpoint) = &hcp.spec.control_plane_endpoint {
+    // The in-cluster address podplane writes for Cluster API is no use outside the cluster.
+    if let Some(endpoint) = &hcp.spec.control_plane_endpoint
+        && endpoint.host != service_host
+    {
         return Ok((format!("https://{}:{}", endpoint.host, endpoint.port), None));
     }
     if let Some(ingress) = &hcp.spec.ingress {
@@ -85,7 +87,7 @@ pub async fn admin_kubeconfig(
     server: &str,
     tls_server_name: Option<&str>,
 ) -> Result<String, Error> {
-    let names = Names::new(&hcp.name_any_or_default());
+    let names = hcp.names();
     let secret = Api::<Secret>::namespaced(client.clone(), namespace)
         .get(&names.admin_kubeconfig_secret())
         .await

@@ -4,6 +4,7 @@
 
 pub mod announce;
 pub mod apply;
+pub mod membership;
 pub mod observe;
 pub mod plan;
 pub mod reach;
@@ -26,6 +27,7 @@ use tracing::{Instrument, info, info_span};
 use super::cache::ControlPlaneRef;
 use super::{Context, Error, FIELD_MANAGER, decoded};
 use crate::api::{HostedControlPlane, HostedControlPlaneStatus};
+use membership::Standing;
 use observe::Observed;
 use status::Report;
 
@@ -65,7 +67,24 @@ async fn reconcile_one(hcp: &HostedControlPlane, context: &Context) -> Result<Ac
     }
     let mut observed = observe::observe(&context.caches, hcp);
     let mut report = Report::default();
-    let outcome = converge(hcp, context, &mut observed, &mut report).await;
+    let cluster = membership::cluster(context, hcp);
+    let outcome = match membership::standing(hcp, cluster.as_deref()) {
+        Standing::Active => {
+            if membership::adopt_cluster_name(context, hcp, cluster.as_deref(), &observed).await? {
+                return Ok(Action::await_change());
+            }
+            converge(hcp, context, &mut observed, &mut report).await
+        }
+        Standing::Paused(why) => {
+            let now = Time(k8s_openapi::jiff::Timestamp::now());
+            write_status(context, hcp, status::paused_status(hcp, why, now)).await?;
+            return Ok(Action::await_change());
+        }
+        Standing::ClusterDeleting(why) => {
+            info!(why, "not reconciling: its Cluster is going away");
+            Ok(())
+        }
+    };
     let next = status::compute(&status::Inputs {
         hcp,
         observed: &observed,
@@ -101,6 +120,7 @@ async fn converge(
         info!(written = ?applied.written, removed = ?applied.removed, "applied");
     }
     announce::applied(context, hcp, &plan, &applied).await;
+    membership::publish_endpoint(context, hcp, observed).await?;
     report.endpoint = Some(reach::endpoint(hcp));
     let reached = reach::reach(context, hcp, &plan, report.endpoint.as_deref()).await;
     report.hosted = Some(reached.answered);

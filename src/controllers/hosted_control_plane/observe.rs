@@ -15,7 +15,6 @@ use crate::api::{HostedControlPlane, PodMachine};
 use crate::contract::{CLUSTER_NAME, INSTANCE, MANAGED_BY, MANAGER};
 use crate::controllers::cache::{Caches, of_instance};
 use crate::controllers::{APPLIED_DIGEST, Error};
-use crate::names::Names;
 use crate::pki::{Asset, AssetKind, SecretData, SecretSet};
 
 /// A child that exists, as the API server holds it.
@@ -122,11 +121,11 @@ where
 pub fn observe(caches: &Caches, hcp: &HostedControlPlane) -> Observed {
     let mut observed = Observed::default();
     let namespace = hcp.namespace().unwrap_or_default();
-    let cluster = hcp.name_any();
+    let (name, cluster) = (hcp.name_any(), hcp.cluster_name());
     let secrets = caches.secrets.state_filter(|s| {
         s.namespace().as_deref() == Some(namespace.as_str())
             && s.labels().get(CLUSTER_NAME) == Some(&cluster)
-            && s.labels().get(INSTANCE).is_none_or(|i| *i == cluster)
+            && s.labels().get(INSTANCE).is_none_or(|i| *i == name)
     });
     let labelled_ours: Vec<Arc<Secret>> = secrets
         .iter()
@@ -142,7 +141,7 @@ pub fn observe(caches: &Caches, hcp: &HostedControlPlane) -> Observed {
     observed.deployments = deployments;
     let services = ours(&caches.services, hcp);
     observed.record(hcp, &services);
-    let api_server = Names::new(&cluster).api_server();
+    let api_server = hcp.names().api_server();
     observed.api_service = services.into_iter().find(|s| s.name_any() == api_server);
     observed.record(hcp, &ours(&caches.config_maps, hcp));
     observed.record(hcp, &ours(&caches.budgets, hcp));
@@ -173,7 +172,7 @@ pub async fn complete_pki(
     }
     let namespace = hcp.namespace().unwrap_or_default();
     let api = Api::<Secret>::namespaced(client.clone(), &namespace);
-    let selector = ListParams::default().labels(&format!("{CLUSTER_NAME}={}", hcp.name_any()));
+    let selector = ListParams::default().labels(&format!("{CLUSTER_NAME}={}", hcp.cluster_name()));
     for secret in api
         .list(&selector)
         .await

@@ -13,7 +13,6 @@ use super::observe::Observed;
 use crate::api::HostedControlPlane;
 use crate::api::conditions::SYNCED;
 use crate::controllers::{APPLIED_DIGEST, drift};
-use crate::names::Names;
 use crate::pki::{self, Asset, IssuedPki, KUBECONFIG_KEY, PkiError};
 use crate::render;
 
@@ -80,7 +79,7 @@ pub fn plan(
     now: OffsetDateTime,
 ) -> Result<Plan, PkiError> {
     let issued = pki::issue(required, &observed.pki, now)?;
-    let names = Names::new(&hcp.name_any_or_default());
+    let names = hcp.names();
     let mut plan = Plan {
         issued_note: issuance_note(&issued, required.len()),
         admin_kubeconfig: issued

@@ -2,6 +2,7 @@
 //! conflicting write, an object that cannot be decoded, drift, and zero writes when
 //! nothing changed.
 
+use crate::controllers::cluster_api_cache::ClusterApiCaches;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,6 +74,11 @@ fn harness() -> Harness {
         ingresses,
         claims,
         pods,
+        cluster_api: ClusterApiCaches {
+            installed: false,
+            clusters: reflector::store().0,
+            machines: reflector::store().0,
+        },
     };
     let refill = Box::new(move |fake: &FakeApi, edit: Edit| {
         fill(&mut w_hcp, fake.objects("/hostedcontrolplanes/"), None);

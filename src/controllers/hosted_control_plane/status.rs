@@ -12,7 +12,6 @@ use crate::api::{HostedControlPlane, HostedControlPlaneStatus, Initialization, W
 use crate::components::Component;
 use crate::contract::{COMPONENT, INSTANCE};
 use crate::controllers::Error;
-use crate::names::Names;
 use crate::render::etcd;
 use crate::tenant;
 
@@ -194,7 +193,7 @@ fn synced(inputs: &Inputs) -> Condition {
 /// The four components' conditions: etcd (quorum), API server, controller-manager, scheduler.
 fn components(inputs: &Inputs) -> [Condition; 4] {
     let hcp = inputs.hcp;
-    let names = Names::new(&hcp.name_any_or_default());
+    let names = hcp.names();
     let (generation, now) = (hcp.metadata.generation, &inputs.now);
     let members: Vec<String> = (0..etcd::member_count(hcp))
         .map(|i| names.etcd_member(i))
@@ -255,11 +254,18 @@ fn ready(inputs: &Inputs, parts: &[&Condition]) -> Condition {
     }
 }
 
+/// The status of a control plane that Cluster API paused: what it was, with Paused True.
+pub fn paused_status(hcp: &HostedControlPlane, why: String, now: Time) -> HostedControlPlaneStatus {
+    let mut status = hcp.status.clone().unwrap_or_default();
+    mark_paused(&mut status.conditions, why, hcp.metadata.generation, &now);
+    status
+}
+
 /// The status for `inputs`, keeping transition times of conditions that did not change.
 pub fn compute(inputs: &Inputs) -> HostedControlPlaneStatus {
     let hcp = inputs.hcp;
     let previous = hcp.status.as_ref();
-    let names = Names::new(&hcp.name_any_or_default());
+    let names = hcp.names();
     let certificates = certificates(inputs);
     let [etcd, api_server, controller_manager, scheduler] = components(inputs);
     let ready = ready(
@@ -267,6 +273,10 @@ pub fn compute(inputs: &Inputs) -> HostedControlPlaneStatus {
         &[&certificates, &etcd, &api_server, &controller_manager, &scheduler],
     );
     let is_ready = ready.status == "True";
+    let available = Condition {
+        type_: AVAILABLE.into(),
+        ..ready.clone()
+    };
     let api = inputs
         .observed
         .deployments
@@ -277,6 +287,8 @@ pub fn compute(inputs: &Inputs) -> HostedControlPlaneStatus {
     let initialized = previous.is_some_and(|p| p.initialized) || answered;
     let mut conditions = vec![
         ready,
+        available,
+        not_paused(hcp.metadata.generation, &inputs.now),
         certificates,
         etcd,
         api_server,
@@ -301,12 +313,14 @@ pub fn compute(inputs: &Inputs) -> HostedControlPlaneStatus {
             .or_else(|| previous.and_then(|p| p.version.clone())),
         replicas: api_status.replicas.unwrap_or(0),
         ready_replicas: api_status.ready_replicas.unwrap_or(0),
+        available_replicas: api_status.available_replicas.unwrap_or(0),
+        up_to_date_replicas: api_status.updated_replicas.unwrap_or(0),
         updated_replicas: api_status.updated_replicas.unwrap_or(0),
         unavailable_replicas: api_status.unavailable_replicas.unwrap_or(0),
         selector: Some(format!(
             "{COMPONENT}={},{INSTANCE}={}",
             Component::ApiServer.as_str(),
-            names.cluster()
+            names.control_plane()
         )),
         endpoint: inputs.report.endpoint.clone(),
         external_managed_control_plane: Some(true),

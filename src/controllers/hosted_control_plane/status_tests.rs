@@ -100,7 +100,14 @@ fn everything_available_and_answering_is_ready() {
         status
             .conditions
             .iter()
+            .filter(|c| c.type_ != PAUSED)
             .all(|c| c.status == "True" && c.observed_generation == Some(3))
+    );
+    assert_eq!(find(&status, PAUSED).status, "False");
+    assert_eq!(find(&status, AVAILABLE).reason, find(&status, READY).reason);
+    assert_eq!(
+        (status.available_replicas, status.external_managed_control_plane),
+        (1, Some(true))
     );
     assert_eq!(
         status.selector.as_deref(),

@@ -9,6 +9,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, Client, ResourceExt};
 
+use super::bootstrap::{self, JoinSource};
 use super::status::JoinState;
 use super::tasks::{Outcome, TaskState, Work};
 use super::{Machine, exec};
@@ -18,7 +19,6 @@ use crate::contract::JOINED_CONTAINER;
 use crate::machine::NODE_CONTAINER;
 use crate::machine::join::{Join, NETWORK_KUBECONFIG, ca_cert_hash, network_kubeconfig, write_file_command};
 use crate::machine::token::{BootstrapToken, TOKEN_LIFETIME};
-use crate::names::Names;
 use crate::pki::TLS_CERT;
 use crate::tenant::addons::NODE_NETWORK_TOKEN;
 use crate::tenant::{self, nodes};
@@ -38,6 +38,18 @@ pub enum JoinError {
     Write { path: &'static str, output: String },
     #[error("kubeadm join failed: {0}")]
     Kubeadm(String),
+    #[error("the bootstrap data in Secret {secret} failed: {output}")]
+    Bootstrap { secret: String, output: String },
+}
+
+impl JoinError {
+    /// The reason of the NodeJoined condition and of the Event.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            JoinError::Bootstrap { .. } => reasons::BOOTSTRAP_FAILED,
+            _ => reasons::JOIN_FAILED,
+        }
+    }
 }
 
 /// How long one check for a booted systemd may take; the reconcile checks again later.
@@ -93,7 +105,11 @@ pub async fn progress(machine: &Machine, hcp: &HostedControlPlane, pod: &Pod) ->
             (state, Action::requeue(retry_at - Instant::now()))
         }
         _ => {
-            let task = attempt(machine.clone(), Arc::new(hcp.clone()), container);
+            let source = match bootstrap::source(machine).await {
+                Ok(source) => source,
+                Err(state) => return (state, Action::requeue(WAIT_RETRY * 5)),
+            };
+            let task = attempt(machine.clone(), Arc::new(hcp.clone()), container, source);
             machine.context.tasks.clear(&machine.uid);
             machine
                 .context
@@ -113,11 +129,16 @@ pub async fn node(machine: &Machine, hcp: &HostedControlPlane) -> Option<Node> {
 }
 
 /// One join attempt, as a task: wait for what the join needs, then join.
-async fn attempt(machine: Machine, hcp: Arc<HostedControlPlane>, container: String) -> Outcome {
-    match join_once(&machine, &hcp, &container).await {
+async fn attempt(
+    machine: Machine,
+    hcp: Arc<HostedControlPlane>,
+    container: String,
+    source: JoinSource,
+) -> Outcome {
+    match join_once(&machine, &hcp, &container, &source).await {
         Ok(()) => Outcome::Joined { container },
         Err(state) => {
-            let pause = if matches!(state, JoinState::Failed(_)) {
+            let pause = if matches!(state, JoinState::Failed { .. }) {
                 FAILURE_RETRY
             } else {
                 WAIT_RETRY
@@ -130,7 +151,12 @@ async fn attempt(machine: Machine, hcp: Arc<HostedControlPlane>, container: Stri
     }
 }
 
-async fn join_once(machine: &Machine, hcp: &HostedControlPlane, container: &str) -> Result<(), JoinState> {
+async fn join_once(
+    machine: &Machine,
+    hcp: &HostedControlPlane,
+    container: &str,
+    source: &JoinSource,
+) -> Result<(), JoinState> {
     let hosted = machine
         .hosted(hcp)
         .await
@@ -155,23 +181,33 @@ async fn join_once(machine: &Machine, hcp: &HostedControlPlane, container: &str)
             .map_err(unreachable)?;
     }
     let started = Instant::now();
-    if let Err(error) = join(machine, hcp, &hosted, &network_token).await {
+    let joined = match source {
+        JoinSource::Own => join(machine, hcp, &hosted, &network_token).await,
+        JoinSource::ClusterApi { secret, bootstrap } => {
+            match network_credentials(machine, hcp, &network_token).await {
+                Ok(()) => bootstrap::run(machine, hcp, secret, bootstrap).await,
+                Err(error) => Err(error),
+            }
+        }
+    };
+    if let Err(error) = joined {
         let message = error.to_string();
         machine
-            .publish(EventType::Warning, reasons::JOIN_FAILED, message.clone())
+            .publish(EventType::Warning, error.reason(), message.clone())
             .await;
-        return Err(JoinState::Failed(message));
+        return Err(JoinState::Failed {
+            reason: error.reason(),
+            message,
+        });
     }
     let annotation = serde_json::json!({"metadata": {"annotations": {JOINED_CONTAINER: container}}});
     machine
         .pods
         .patch(&machine.name, &PatchParams::default(), &Patch::Merge(&annotation))
         .await
-        .map_err(|e| {
-            JoinState::Failed(format!(
-                "joined, but recording it on Pod {} failed: {e}",
-                machine.name
-            ))
+        .map_err(|e| JoinState::Failed {
+            reason: reasons::JOIN_FAILED,
+            message: format!("joined, but recording it on Pod {} failed: {e}", machine.name),
         })?;
     let note = format!(
         "joined the hosted cluster {} as Node {} in {:.1}s",
@@ -212,10 +248,10 @@ async fn join(
     hosted: &Client,
     network_token: &str,
 ) -> Result<(), JoinError> {
+    network_credentials(machine, hcp, network_token).await?;
     let ca_pem = machine
         .ca_pem(hcp)
-        .ok_or_else(|| JoinError::MissingCa(Names::new(&hcp.name_any()).ca_secret()))?;
-    network_credentials(machine, hcp, network_token, &ca_pem).await?;
+        .ok_or_else(|| JoinError::MissingCa(hcp.names().ca_secret()))?;
     let token = BootstrapToken::generate()?;
     let expiration = k8s_openapi::jiff::Timestamp::now()
         + k8s_openapi::jiff::SignedDuration::try_from(TOKEN_LIFETIME).expect("15 minutes fit");
@@ -275,9 +311,11 @@ async fn network_credentials(
     machine: &Machine,
     hcp: &HostedControlPlane,
     token: &str,
-    ca_pem: &[u8],
 ) -> Result<(), JoinError> {
-    let kubeconfig = network_kubeconfig(&hcp.in_cluster_server(), ca_pem, token);
+    let ca_pem = machine
+        .ca_pem(hcp)
+        .ok_or_else(|| JoinError::MissingCa(hcp.names().ca_secret()))?;
+    let kubeconfig = network_kubeconfig(&hcp.in_cluster_server(), &ca_pem, token);
     let output = exec::run(
         &machine.pods,
         &machine.name,

@@ -2,6 +2,7 @@
 //! a Ready Node; on deletion: a drain task, stop the Pod, delete the Node. The status is
 //! written on every exit; joins and drains never run inside the reconcile.
 
+pub mod bootstrap;
 pub mod exec;
 pub mod join;
 pub mod pod;
@@ -24,9 +25,10 @@ use tracing::{Instrument, info_span};
 
 use super::cache::MachineRef;
 use super::{Context, Error, FIELD_MANAGER, decoded};
-use crate::api::conditions::reasons;
+use crate::api::cluster_api::{Cluster, is_paused};
+use crate::api::conditions::{mark_paused, reasons};
 use crate::api::{HostedControlPlane, PodMachine, provider_id};
-use crate::names::Names;
+use crate::contract::CLUSTER_NAME;
 use crate::pki::{KUBECONFIG_KEY, TLS_CERT};
 use status::{JoinState, Observed, PodState};
 
@@ -103,9 +105,28 @@ impl Machine {
             .is_some_and(|c| c.reason == reason)
     }
 
-    /// The control plane this machine joins, from the cache.
+    /// The Cluster API cluster this machine belongs to (label `cluster.x-k8s.io/cluster-name`).
+    pub fn cluster(&self) -> Option<Arc<Cluster>> {
+        let name = self.object.labels().get(CLUSTER_NAME)?;
+        self.context.caches.cluster_api.cluster(&self.namespace, name)
+    }
+
+    /// The control plane this machine joins, from the cache: `spec.hostedControlPlaneRef`,
+    /// else its Cluster's control plane, else the HostedControlPlane named like its cluster.
     pub fn control_plane(&self) -> Option<Arc<HostedControlPlane>> {
-        let name = self.object.control_plane_name()?;
+        let from_cluster = self
+            .object
+            .spec
+            .template
+            .hosted_control_plane_ref
+            .is_none()
+            .then(|| self.cluster())
+            .flatten();
+        let name = match from_cluster.as_deref().and_then(Cluster::control_plane_name) {
+            Some(name) => name.to_string(),
+            None => self.object.control_plane_name()?.to_string(),
+        };
+        let name = name.as_str();
         let found = self
             .context
             .caches
@@ -126,12 +147,12 @@ impl Machine {
 
     /// The cluster CA certificate of `hcp`.
     pub fn ca_pem(&self, hcp: &HostedControlPlane) -> Option<Vec<u8>> {
-        self.secret_value(&Names::new(&hcp.name_any()).ca_secret(), TLS_CERT)
+        self.secret_value(&hcp.names().ca_secret(), TLS_CERT)
     }
 
     /// A client for the hosted cluster, from the control plane's admin kubeconfig.
     pub async fn hosted(&self, hcp: &HostedControlPlane) -> Result<Client, crate::tenant::Error> {
-        let secret = Names::new(&hcp.name_any()).admin_kubeconfig_secret();
+        let secret = hcp.names().admin_kubeconfig_secret();
         let kubeconfig = self.secret_value(&secret, KUBECONFIG_KEY).ok_or_else(|| {
             crate::tenant::Error::Missing(format!("Secret {secret} has no {KUBECONFIG_KEY}"))
         })?;
@@ -147,11 +168,55 @@ async fn reconcile_one(machine: &Machine) -> Result<Action, Error> {
     if machine.object.metadata.deletion_timestamp.is_some() {
         return teardown::run(machine, hcp.as_deref()).await;
     }
+    let cluster = machine.cluster();
+    if let Some(cluster) = cluster.as_deref().filter(|c| c.is_deleting()) {
+        tracing::debug!(
+            cluster = cluster.name_any(),
+            "its Cluster is going away: nothing to do"
+        );
+        return Ok(Action::await_change());
+    }
+    if let Some(why) = paused(machine, cluster.as_deref()) {
+        return write_paused(machine, why).await;
+    }
     keep_finalizer_and_owner(machine, hcp.as_deref()).await?;
     let mut observed = Observed::new(Time(k8s_openapi::jiff::Timestamp::now()));
+    observed.failure_domain = bootstrap::owner(machine)
+        .and_then(|owner| {
+            machine
+                .context
+                .caches
+                .cluster_api
+                .machine(&machine.namespace, &owner)
+        })
+        .and_then(|m| m.spec.failure_domain.clone());
     let outcome = converge(machine, hcp.as_deref(), &mut observed).await;
     write_status(machine, &observed).await?;
     outcome
+}
+
+/// Why Cluster API paused this machine, if it did.
+fn paused(machine: &Machine, cluster: Option<&Cluster>) -> Option<String> {
+    if is_paused(&machine.object.metadata) {
+        return Some("the PodMachine has the annotation cluster.x-k8s.io/paused".into());
+    }
+    cluster
+        .filter(|c| c.is_paused())
+        .map(|c| format!("Cluster {} is paused", c.name_any()))
+}
+
+/// Record Paused True and change nothing else.
+async fn write_paused(machine: &Machine, why: String) -> Result<Action, Error> {
+    let mut next = machine.object.status.clone().unwrap_or_default();
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    mark_paused(
+        &mut next.conditions,
+        why,
+        machine.object.metadata.generation,
+        &now,
+    );
+    patch_status(machine, next).await?;
+    Ok(Action::await_change())
 }
 
 /// Pod, provider ID, join and Node; what status needs goes into `observed`.
@@ -254,7 +319,10 @@ async fn set_provider_id(machine: &Machine) -> Result<(), Error> {
 
 /// Patch the status subresource when it changed.
 async fn write_status(machine: &Machine, observed: &Observed) -> Result<(), Error> {
-    let next = status::compute(&machine.object, observed);
+    patch_status(machine, status::compute(&machine.object, observed)).await
+}
+
+async fn patch_status(machine: &Machine, next: crate::api::PodMachineStatus) -> Result<(), Error> {
     if machine.object.status.as_ref() == Some(&next) {
         return Ok(());
     }

@@ -29,7 +29,7 @@ pub enum PodState {
 pub enum JoinState {
     Joined,
     Waiting { reason: &'static str, message: String },
-    Failed(String),
+    Failed { reason: &'static str, message: String },
 }
 
 /// What one reconcile found out.
@@ -39,6 +39,8 @@ pub struct Observed {
     pub pod_ip: Option<String>,
     pub join: JoinState,
     pub node: Option<Node>,
+    /// From the Cluster API Machine, when one owns the PodMachine.
+    pub failure_domain: Option<String>,
     pub now: Time,
 }
 
@@ -54,6 +56,7 @@ impl Observed {
                 message: "the node container is not running yet".into(),
             },
             node: None,
+            failure_domain: None,
             now,
         }
     }
@@ -125,7 +128,7 @@ fn join_state(observed: &Observed) -> (bool, &str, String) {
             )
         }
         JoinState::Waiting { reason, message } => (false, reason, message.clone()),
-        JoinState::Failed(message) => (false, reasons::JOIN_FAILED, message.clone()),
+        JoinState::Failed { reason, message } => (false, reason, message.clone()),
     }
 }
 
@@ -156,7 +159,7 @@ pub fn compute(machine: &PodMachine, observed: &Observed) -> PodMachineStatus {
         None => of(READY, (true, reasons::READY, "the Node is Ready".into())),
     };
     let is_ready = ready.status == "True";
-    let mut conditions = vec![ready, pod, joined, node];
+    let mut conditions = vec![ready, pod, joined, node, not_paused(generation, now)];
     keep_transition_times(&mut conditions, &previous.conditions);
     let node_ref = observed.node.as_ref().map(|n| NodeReference {
         name: n.metadata.name.clone().unwrap_or_default(),
@@ -170,6 +173,7 @@ pub fn compute(machine: &PodMachine, observed: &Observed) -> PodMachineStatus {
         }),
         addresses: addresses(observed.node.as_ref(), observed.pod_ip.as_deref()),
         node_ref,
+        failure_domain: observed.failure_domain.clone(),
         pod_uid: observed.pod_uid.clone().or(previous.pod_uid),
         observed_generation: generation,
         conditions,
@@ -219,6 +223,7 @@ mod tests {
             pod_ip: Some("10.200.0.9".into()),
             join: JoinState::Joined,
             node: Some(node),
+            failure_domain: Some("zone-a".into()),
             now: now(),
         };
         let status = compute(&machine, &observed);
@@ -230,6 +235,7 @@ mod tests {
         assert_eq!(status.node_ref.unwrap().name, "w-0");
         assert_eq!(status.addresses.len(), 1, "the pod IP is the node's InternalIP");
         assert_eq!(status.pod_uid.as_deref(), Some("pod-uid"));
+        assert_eq!(status.failure_domain.as_deref(), Some("zone-a"));
     }
 
     #[test]
@@ -249,6 +255,7 @@ mod tests {
                 message: "no Pod".into(),
             },
             node: None,
+            failure_domain: None,
             now: now(),
         };
         let status = compute(&machine, &observed);

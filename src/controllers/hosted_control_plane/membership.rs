@@ -1,0 +1,113 @@
+//! A control plane as part of a Cluster API cluster: which Cluster uses it, whether that
+//! Cluster paused it or is going away, the cluster-name label that names its Secrets, and
+//! `spec.controlPlaneEndpoint`, which Cluster API copies into the Cluster.
+
+use std::sync::Arc;
+
+use kube::api::{Patch, PatchParams};
+use kube::{Api, ResourceExt};
+use tracing::info;
+
+use super::observe::Observed;
+use crate::api::HostedControlPlane;
+use crate::api::cluster_api::{Cluster, cluster_api_owner, is_paused};
+use crate::contract::CLUSTER_NAME;
+use crate::controllers::{Context, Error};
+
+/// Field manager of the fields of a HostedControlPlane that the operator writes itself.
+const MEMBERSHIP_MANAGER: &str = "podplane-cluster-api";
+
+/// What a pass may do, given the Cluster the control plane belongs to.
+pub enum Standing {
+    /// Reconcile as usual.
+    Active,
+    /// Cluster API paused it: change nothing (the reason goes into the Paused condition).
+    Paused(String),
+    /// Its Cluster is being deleted: only garbage collection acts on it now.
+    ClusterDeleting(String),
+}
+
+/// The Cluster that uses `hcp`: its owner, the one its label names, or one whose
+/// `spec.controlPlaneRef` names it.
+pub fn cluster(context: &Context, hcp: &HostedControlPlane) -> Option<Arc<Cluster>> {
+    let caches = &context.caches.cluster_api;
+    let namespace = hcp.namespace().unwrap_or_default();
+    let named = cluster_api_owner(&hcp.metadata, "Cluster")
+        .or_else(|| hcp.labels().get(CLUSTER_NAME).cloned())
+        .and_then(|name| caches.cluster(&namespace, &name));
+    named.or_else(|| caches.cluster_using(&namespace, &hcp.name_any()))
+}
+
+pub fn standing(hcp: &HostedControlPlane, cluster: Option<&Cluster>) -> Standing {
+    if let Some(cluster) = cluster.filter(|c| c.is_deleting()) {
+        return Standing::ClusterDeleting(format!("Cluster {} is being deleted", cluster.name_any()));
+    }
+    if is_paused(&hcp.metadata) {
+        return Standing::Paused("the HostedControlPlane has the annotation cluster.x-k8s.io/paused".into());
+    }
+    match cluster.filter(|c| c.is_paused()) {
+        Some(cluster) => Standing::Paused(format!("Cluster {} is paused", cluster.name_any())),
+        None => Standing::Active,
+    }
+}
+
+/// Label `hcp` with the name of the Cluster that uses it, so that its Secrets carry the
+/// names Cluster API looks for. Only a control plane that has no CA yet is labelled: one
+/// with a CA keeps the names it has, since renaming would mean a new CA. Returns whether
+/// it patched (the next pass sees the label).
+pub async fn adopt_cluster_name(
+    context: &Context,
+    hcp: &HostedControlPlane,
+    cluster: Option<&Cluster>,
+    observed: &Observed,
+) -> Result<bool, Error> {
+    let Some(cluster) = cluster else {
+        return Ok(false);
+    };
+    if hcp.serves_a_cluster() || observed.pki.contains_key(&hcp.names().ca_secret()) {
+        return Ok(false);
+    }
+    let name = cluster.name_any();
+    let patch = serde_json::json!({"metadata": {"labels": {CLUSTER_NAME: name}}});
+    api(context, hcp)
+        .patch(&hcp.name_any(), &params(), &Patch::Merge(&patch))
+        .await
+        .map_err(Error::kube("labelling the control plane with its Cluster"))?;
+    info!(cluster = name, "labelled with the Cluster that uses it");
+    Ok(true)
+}
+
+/// Write `spec.controlPlaneEndpoint` (the Service's in-cluster address, which worker Pods
+/// join through) once the Service exists, for a control plane that serves a Cluster and has
+/// none. Cluster API copies it into the Cluster; the kubeadm bootstrap provider waits for it.
+pub async fn publish_endpoint(
+    context: &Context,
+    hcp: &HostedControlPlane,
+    observed: &Observed,
+) -> Result<(), Error> {
+    if !hcp.serves_a_cluster() || hcp.spec.control_plane_endpoint.is_some() || observed.api_service.is_none()
+    {
+        return Ok(());
+    }
+    let host = hcp.names().api_server_service_host(&hcp.namespace_or_default());
+    let patch = serde_json::json!({"spec": {"controlPlaneEndpoint": {
+        "host": host,
+        "port": hcp.spec.service.port,
+    }}});
+    api(context, hcp)
+        .patch(&hcp.name_any(), &params(), &Patch::Merge(&patch))
+        .await
+        .map_err(Error::kube("writing spec.controlPlaneEndpoint"))?;
+    Ok(())
+}
+
+fn api(context: &Context, hcp: &HostedControlPlane) -> Api<HostedControlPlane> {
+    Api::namespaced(context.client.clone(), &hcp.namespace_or_default())
+}
+
+fn params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(MEMBERSHIP_MANAGER.into()),
+        ..Default::default()
+    }
+}
