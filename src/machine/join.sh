@@ -1,10 +1,11 @@
 # Joins this node to a hosted cluster; run by podplane in the node container as
 #   sh -c "$(join.sh)" join      NODE CLUSTER_POD_CIDR NETWORK_SCRIPT
 #   sh -c "$(join.sh)" bootstrap NODE CLUSTER_POD_CIDR NETWORK_SCRIPT PROVIDER_ID
+# (the mode is $0).
 # `join` reads the kubeadm JoinConfiguration (it holds the bootstrap token) on stdin;
 # `bootstrap` reads the script made from Cluster API's bootstrap data.
 set -eu
-mode="$1" node="$2" cluster_cidr="$3" network_script="$4"
+mode="$0" node="$1" cluster_cidr="$2" network_script="$3"
 umask 077
 mkdir -p /etc/podplane
 sentinel=/run/cluster-api/bootstrap-success.complete
@@ -45,5 +46,5 @@ fi
 # Node's spec.providerID is the PodMachine's whatever the bootstrap data says.
 umask 022
 mkdir -p /etc/default
-printf 'KUBELET_EXTRA_ARGS=--provider-id=%s\n' "$5" >/etc/default/kubelet
+printf 'KUBELET_EXTRA_ARGS=--provider-id=%s\n' "$4" >/etc/default/kubelet
 sh "${input}"
