@@ -3,6 +3,8 @@
 //! They need `hack/cluster.sh up` and its `KUBECONFIG`, so they are `#[ignore]`d in a
 //! plain `cargo test`; `hack/test.sh` runs them with `--ignored`.
 
+mod capi_support;
+mod cluster_api;
 mod core;
 mod crd;
 mod harness;
