@@ -3,6 +3,7 @@
 # the Go module proxy, cached per version under ${PODPLANE_CACHE}/bin/.
 #
 #   hack/build.sh [all|kubernetes|etcd|coredns|containerd|crictl|pause]...
+#   hack/build.sh capi cert-manager     (Cluster API; not part of all)
 #
 # Every component is built by a small generated Go module under
 # ${PODPLANE_CACHE}/src/ (never in the repo) that requires the upstream module at
@@ -170,6 +171,70 @@ build_pause() {
   touch "${out}/.done"
 }
 
+# capi: the core manager, the kubeadm bootstrap manager and clusterctl in ONE
+# go build. The module requires its api module by a zero pseudo-version and
+# replaces it with ./api, which does not apply to dependents: require both.
+build_capi() {
+  local v="${CAPI_VERSION}" p=sigs.k8s.io/cluster-api info ldflags major
+  if [[ -f "${CAPI_BIN_DIR}/.done" && -x "${CAPI_BIN_DIR}/manager" ]]; then
+    log "capi: cached in ${CAPI_BIN_DIR}"
+    return 0
+  fi
+  rm -f "${CAPI_BIN_DIR}/.done"
+  step "cluster-api ${v}: resolving ${p} and ${p}/api"
+  info="$(mod_info "${p}@${v}" Info)"
+  [[ -f "${info}" ]] || die "could not download ${p}@${v}"
+  major="${v#v}"
+  ldflags="-s -w -X ${p}/version.gitVersion=${v} -X ${p}/version.gitMajor=${major%%.*}"
+  ldflags+=" -X ${p}/version.gitMinor=$(k8s_minor "${v}")"
+  ldflags+=" -X ${p}/version.gitTreeState=clean -X ${p}/version.buildDate=$(jq -r .Time "${info}")"
+  ldflags+=" -X ${p}/version.gitCommit=$(jq -r '.Origin.Hash // ""' "${info}")"
+  build_module "cluster-api-${v}" "${CAPI_BIN_DIR}" \
+    "module podplane.local/build/cluster-api
+
+go 1.26.0
+
+require (
+	${p} ${v}
+	${p}/api ${v}
+)" "${ldflags}" "" \
+    "${p}/core" "${p}/bootstrap/kubeadm" "${p}/cmd/clusterctl"
+  # go names each binary after its package's last element; use upstream's names.
+  if [[ -f "${CAPI_BIN_DIR}/core" ]]; then mv "${CAPI_BIN_DIR}/core" "${CAPI_BIN_DIR}/manager"; fi
+  if [[ -f "${CAPI_BIN_DIR}/kubeadm" ]]; then
+    mv "${CAPI_BIN_DIR}/kubeadm" "${CAPI_BIN_DIR}/kubeadm-bootstrap-manager"
+  fi
+  log "capi: $(cd "${CAPI_BIN_DIR}" && echo *)"
+}
+
+# cert-manager: its command modules are not on the module proxy, so our own
+# mains (hack/cert-manager/{controller,cainjector}) wire the root module's
+# packages. They are copied into the generated module and rebuilt when changed.
+build_cert_manager() {
+  local v="${CERT_MANAGER_VERSION}" p=github.com/cert-manager/cert-manager info ldflags
+  local src="${PODPLANE_CACHE}/src/cert-manager-${v}" d main
+  for d in controller cainjector; do
+    main="${PODPLANE_HACK_DIR}/cert-manager/${d}/main.go"
+    if [[ ! -f "${CERT_MANAGER_BIN_DIR}/${d}" || "${main}" -nt "${CERT_MANAGER_BIN_DIR}/${d}" ]]; then
+      rm -f "${CERT_MANAGER_BIN_DIR}/.done"
+    fi
+    mkdir -p "${src}/${d}"
+    cp "${main}" "${src}/${d}/main.go"
+  done
+  [[ -f "${CERT_MANAGER_BIN_DIR}/.done" ]] && { log "cert-manager: cached in ${CERT_MANAGER_BIN_DIR}"; return 0; }
+  step "cert-manager ${v}: resolving ${p}"
+  info="$(mod_info "${p}@${v}" Info)"
+  [[ -f "${info}" ]] || die "could not download ${p}@${v}"
+  ldflags="-s -w -X ${p}/pkg/util.AppVersion=${v}"
+  ldflags+=" -X ${p}/pkg/util.AppGitCommit=$(jq -r '.Origin.Hash // ""' "${info}")"
+  build_module "cert-manager-${v}" "${CERT_MANAGER_BIN_DIR}" \
+    "module podplane.local/build/cert-manager
+
+go 1.26.0
+
+require ${p} ${v}" "${ldflags}" "" ./controller ./cainjector
+}
+
 main() {
   local targets=("$@") t
   ((${#targets[@]})) || targets=(all)
@@ -179,7 +244,8 @@ main() {
   mkdir -p "${PODPLANE_CACHE}/bin" "${PODPLANE_CACHE}/src"
   for t in "${targets[@]}"; do
     case "${t}" in
-      kubernetes | etcd | coredns | containerd | crictl | pause) "build_${t}" ;;
+      kubernetes | etcd | coredns | containerd | crictl | pause | capi) "build_${t}" ;;
+      cert-manager) build_cert_manager ;;
       *) die "unknown build target ${t}" ;;
     esac
   done

@@ -4,10 +4,13 @@
 #   2. release build; `podplane crd` must equal crds/crds.yaml
 #   3. unit and pure tests (cargo test)
 #   4. hack/cluster.sh up, smoke checks, the kindest/node image for workers,
-#      the operator image and
-#      `kubectl apply -k manifests/`, integration tests against the real
-#      kube-apiserver (cargo test --test cluster -- --ignored), and
-#      hack/cluster.sh down even when something failed.
+#      the operator image, Cluster API (hack/capi.sh build, repo, init:
+#      clusterctl installs cert-manager, the core and kubeadm bootstrap
+#      providers and podplane's control-plane and infrastructure providers
+#      from the local repository) and its smoke checks, integration tests
+#      against the real kube-apiserver (cargo test --test cluster --
+#      --ignored, with clusterctl in PATH and PODPLANE_CLUSTERCTL_CONFIG set),
+#      and hack/cluster.sh down even when something failed.
 # PODPLANE_KEEP_CLUSTER=1 leaves the cluster running afterwards.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -51,11 +54,18 @@ hack/cluster-smoke.sh
 step "worker node image kindest/node (built once, cached; imported)"
 hack/node-image.sh
 
-step "installing the operator: image, then kubectl apply -k manifests/"
+step "installing Cluster API and the operator with clusterctl init (local repository)"
 hack/operator-image.sh
-kubectl apply --server-side --force-conflicts -k manifests/ >/dev/null
+hack/capi.sh build
+hack/capi.sh repo
+hack/capi.sh init
+eval "$(hack/capi.sh env)"
+# The image tag stays podplane/podplane:dev: a kept cluster needs a restart.
 kubectl -n podplane-system rollout restart deployment/podplane >/dev/null
 kubectl -n podplane-system rollout status deployment/podplane --timeout=120s
+
+step "Cluster API smoke checks"
+hack/capi-smoke.sh
 
 step "integration tests against the local cluster"
 cargo test --quiet --test cluster -- --ignored --test-threads=2

@@ -21,6 +21,8 @@ COREDNS_BIN_DIR="${PODPLANE_CACHE}/bin/coredns-${COREDNS_VERSION}"
 CONTAINERD_BIN_DIR="${PODPLANE_CACHE}/bin/containerd-${CONTAINERD_VERSION}"
 CRICTL_BIN_DIR="${PODPLANE_CACHE}/bin/cri-tools-${CRI_TOOLS_VERSION}"
 PAUSE_BIN_DIR="${PODPLANE_CACHE}/bin/pause-${PAUSE_VERSION}"
+CAPI_BIN_DIR="${PODPLANE_CACHE}/bin/cluster-api-${CAPI_VERSION}"
+CERT_MANAGER_BIN_DIR="${PODPLANE_CACHE}/bin/cert-manager-${CERT_MANAGER_VERSION}"
 
 # Go toolchain: the machine's Go, never a downloaded one.
 if [[ -d /usr/local/go/bin && ":${PATH}:" != *":/usr/local/go/bin:"* ]]; then
