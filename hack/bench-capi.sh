@@ -55,6 +55,8 @@ machines_running() {
 
 nodes_ready() { [[ "$(ready_nodes "$1")" == "${WORKERS}" ]]; }
 
+machine_exists() { kubectl -n "${NS}" get podmachine "$1" >/dev/null 2>&1; }
+
 [[ -x target/release/podplane ]] || cargo build --release --quiet --bin podplane
 kubectl apply -f - >/dev/null <<YAML
 apiVersion: v1
@@ -93,8 +95,8 @@ spec:
     replicas: ${WORKERS}
 YAML
   for i in $(seq 0 $((WORKERS - 1))); do
-    wait_until "${name}-worker-${i} exists" 60 kubectl -n "${NS}" get podmachine "${name}-worker-${i}" -o name
-  done >/dev/null
+    wait_until "${name}-worker-${i} exists" 60 machine_exists "${name}-worker-${i}"
+  done
   kubectl -n "${NS}" wait --for=condition=Ready podmachine -l "app.kubernetes.io/instance=${name}" --timeout=300s >/dev/null
   wait_until "${name}: ${WORKERS} Nodes Ready" 300 nodes_ready "${name}"
   without+=("$(elapsed "${t0}")")

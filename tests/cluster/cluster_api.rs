@@ -413,4 +413,66 @@ spec:
         },
     )
     .await;
+
+    // A paused Cluster stops every change to its control plane, and says so.
+    let hcps = ns.api::<HostedControlPlane>();
+    let paused_condition = |hcp: &HostedControlPlane| {
+        hcp.status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Paused"))
+            .map(|c| (c.status.clone(), c.message.clone()))
+    };
+    clusters
+        .patch(
+            "refs",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"paused": true}})),
+        )
+        .await
+        .unwrap();
+    eventually("Paused on the HostedControlPlane", BOOT, || async {
+        let hcp = hcps.get("refs").await.map_err(|e| e.to_string())?;
+        match paused_condition(&hcp) {
+            Some((status, message)) if status == "True" && message == "Cluster refs is paused" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    hcps.patch(
+        "refs",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"spec": {"replicas": 2}})),
+    )
+    .await
+    .unwrap();
+    let deployments = ns.api::<k8s_openapi::api::apps::v1::Deployment>();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let api_server = deployments.get("refs-kube-apiserver").await.unwrap();
+    assert_eq!(
+        api_server.spec.unwrap().replicas,
+        Some(1),
+        "a paused control plane was changed"
+    );
+    clusters
+        .patch(
+            "refs",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"paused": false}})),
+        )
+        .await
+        .unwrap();
+    eventually("unpaused, the change applies", BOOT, || async {
+        let hcp = hcps.get("refs").await.map_err(|e| e.to_string())?;
+        let replicas = deployments
+            .get("refs-kube-apiserver")
+            .await
+            .map_err(|e| e.to_string())?
+            .spec
+            .and_then(|s| s.replicas);
+        match (paused_condition(&hcp), replicas) {
+            (Some((status, _)), Some(2)) if status == "False" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
 }

@@ -111,3 +111,45 @@ fn params() -> PatchParams {
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hcp(annotations: serde_json::Value) -> HostedControlPlane {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "controlplane.podplane.dev/v1alpha1",
+            "kind": "HostedControlPlane",
+            "metadata": {"name": "cp", "namespace": "t", "annotations": annotations},
+            "spec": {"version": "v1.36.3"},
+        }))
+        .unwrap()
+    }
+
+    fn cluster(spec: serde_json::Value, deleting: bool) -> Cluster {
+        let mut metadata = serde_json::json!({"name": "demo", "namespace": "t"});
+        if deleting {
+            metadata["deletionTimestamp"] = "2026-11-21T00:00:00Z".into();
+        }
+        serde_json::from_value(serde_json::json!({"metadata": metadata, "spec": spec})).unwrap()
+    }
+
+    #[test]
+    fn paused_by_its_own_annotation_or_by_its_cluster_and_idle_while_the_cluster_goes() {
+        let plain = hcp(serde_json::json!({}));
+        assert!(matches!(standing(&plain, None), Standing::Active));
+        let annotated = hcp(serde_json::json!({"cluster.x-k8s.io/paused": ""}));
+        assert!(matches!(standing(&annotated, None), Standing::Paused(why) if why.contains("annotation")));
+        let paused = cluster(serde_json::json!({"paused": true}), false);
+        assert!(
+            matches!(standing(&plain, Some(&paused)), Standing::Paused(why) if why == "Cluster demo is paused")
+        );
+        let going = cluster(serde_json::json!({"paused": true}), true);
+        assert!(matches!(
+            standing(&annotated, Some(&going)),
+            Standing::ClusterDeleting(_)
+        ));
+        let running = cluster(serde_json::json!({"paused": false}), false);
+        assert!(matches!(standing(&plain, Some(&running)), Standing::Active));
+    }
+}

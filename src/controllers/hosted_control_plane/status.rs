@@ -308,9 +308,13 @@ pub fn compute(inputs: &Inputs) -> HostedControlPlaneStatus {
             control_plane_initialized: initialized,
             provisioned: inputs.report.endpoint.is_some(),
         }),
+        // What the components run: the spec's version once Ready, else the last one reported,
+        // else (a new control plane) the version its Deployments were just created with. Cluster
+        // API holds back a new cluster's Machines while this is empty.
         version: is_ready
             .then(|| hcp.spec.version.clone())
-            .or_else(|| previous.and_then(|p| p.version.clone())),
+            .or_else(|| previous.and_then(|p| p.version.clone()))
+            .or_else(|| api.is_some().then(|| hcp.spec.version.clone())),
         replicas: api_status.replicas.unwrap_or(0),
         ready_replicas: api_status.ready_replicas.unwrap_or(0),
         available_replicas: api_status.available_replicas.unwrap_or(0),

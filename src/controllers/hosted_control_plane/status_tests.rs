@@ -251,3 +251,22 @@ fn a_conflict_changes_no_condition_and_a_broken_ca_is_reported() {
     assert!(certificates.message.contains("demo-ca: expired"));
     assert_eq!(find(&status, READY).status, "False");
 }
+
+#[test]
+fn a_new_control_plane_reports_its_version_once_its_deployments_exist() {
+    let hcp = hcp();
+    let nothing = status(&hcp, &observed(vec![], vec![]), &not_answering("starting"), None);
+    assert_eq!(nothing.version, None, "nothing runs yet");
+    let starting: Vec<Deployment> = all_up()
+        .into_iter()
+        .map(|d| deployment(d.metadata.name.as_deref().unwrap(), 0))
+        .collect();
+    let created = status(
+        &hcp,
+        &observed(starting, vec![]),
+        &not_answering("starting"),
+        None,
+    );
+    assert!(!created.ready);
+    assert_eq!(created.version.as_deref(), Some("v1.36.3"));
+}
