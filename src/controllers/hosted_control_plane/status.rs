@@ -306,7 +306,10 @@ pub fn compute(inputs: &Inputs) -> HostedControlPlaneStatus {
         initialized,
         initialization: Some(Initialization {
             control_plane_initialized: initialized,
-            provisioned: inputs.report.endpoint.is_some(),
+            // As a Cluster's infrastructure: Cluster API connects to the cluster once this is
+            // set, and waits long before retrying a connection that failed; so only once the
+            // endpoint answers.
+            provisioned: initialized && inputs.report.endpoint.is_some(),
         }),
         // What the components run: the spec's version once Ready, else the last one reported,
         // else (a new control plane) the version its Deployments were just created with. Cluster
