@@ -270,7 +270,10 @@ fn a_new_control_plane_reports_its_version_once_its_deployments_exist() {
     assert!(!created.ready);
     assert_eq!(created.version.as_deref(), Some("v1.36.3"));
     let initialization = created.initialization.unwrap();
-    assert!(!initialization.provisioned, "not provisioned before the endpoint answers");
+    assert!(
+        !initialization.provisioned,
+        "not provisioned before the endpoint answers"
+    );
     let up = status(&hcp, &observed(all_up(), vec![]), &answered(), None);
     assert!(up.initialization.unwrap().provisioned);
 }
