@@ -476,3 +476,69 @@ spec:
     })
     .await;
 }
+
+#[tokio::test]
+#[ignore = "needs the local cluster with Cluster API and podplane installed by clusterctl: hack/test.sh"]
+async fn a_control_plane_named_unlike_its_cluster_gives_it_the_secrets_cluster_api_reads() {
+    let ns = TestNamespace::new("podplane-capi-names").await;
+    let manifest = format!(
+        r#"
+apiVersion: cluster.x-k8s.io/v1beta2
+kind: Cluster
+metadata: {{name: team, namespace: {ns}}}
+spec:
+  controlPlaneRef: {{apiGroup: controlplane.podplane.dev, kind: HostedControlPlane, name: team-cp}}
+  infrastructureRef: {{apiGroup: controlplane.podplane.dev, kind: HostedControlPlane, name: team-cp}}
+---
+apiVersion: controlplane.podplane.dev/v1alpha1
+kind: HostedControlPlane
+metadata:
+  name: team-cp
+  namespace: {ns}
+spec: {{version: {version}}}
+"#,
+        ns = ns.name,
+        version = podplane::versions::DEFAULT_KUBERNETES_VERSION,
+    );
+    kubectl(&["apply", "-f", "-"], &manifest);
+    let clusters = capi(&ns, "Cluster", "clusters");
+    eventually("Cluster team Available", BOOT, || async {
+        let cluster = clusters.get("team").await.map_err(|e| e.to_string())?;
+        is_true(&cluster, "Available")
+            .then_some(())
+            .ok_or_else(|| format!("{:?}", condition_of(&cluster, "Available")))
+    })
+    .await;
+    let secrets = ns.api::<Secret>();
+    for suffix in ["ca", "etcd", "proxy", "sa", "kubeconfig"] {
+        let secret = secrets.get(&format!("team-{suffix}")).await.unwrap();
+        assert_eq!(
+            secret
+                .labels()
+                .get("cluster.x-k8s.io/cluster-name")
+                .map(String::as_str),
+            Some("team")
+        );
+        assert!(
+            secrets
+                .get_opt(&format!("team-cp-{suffix}"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    let ca = secrets.get("team-ca").await.unwrap();
+    assert!(
+        ca.data.unwrap().contains_key("tls.key"),
+        "the kubeadm bootstrap provider needs the CA key"
+    );
+    assert!(
+        secrets.get_opt("team-cp-apiserver").await.unwrap().is_some(),
+        "the rest follow the control plane"
+    );
+    let hosted = client_from_clusterctl(&ns, "team", "team-cp").await;
+    Api::<Node>::all(hosted)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+}

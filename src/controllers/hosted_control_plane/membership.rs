@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use kube::api::{Patch, PatchParams};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use tracing::info;
 
@@ -53,21 +54,47 @@ pub fn standing(hcp: &HostedControlPlane, cluster: Option<&Cluster>) -> Standing
 
 /// Label `hcp` with the name of the Cluster that uses it, so that its Secrets carry the
 /// names Cluster API looks for. Only a control plane that has no CA yet is labelled: one
-/// with a CA keeps the names it has, since renaming would mean a new CA. Returns whether
-/// it patched (the next pass sees the label).
+/// with a CA keeps the names it has, since renaming would mean a new CA. For a fresh control
+/// plane the CA and the Clusters are read from the API server, not the caches: a CA written
+/// a moment ago, or a Cluster created just before the control plane, may not be cached yet.
+/// Returns whether it patched (the next pass sees the label).
 pub async fn adopt_cluster_name(
     context: &Context,
     hcp: &HostedControlPlane,
     cluster: Option<&Cluster>,
     observed: &Observed,
 ) -> Result<bool, Error> {
-    let Some(cluster) = cluster else {
-        return Ok(false);
-    };
-    if hcp.serves_a_cluster() || observed.pki.contains_key(&hcp.names().ca_secret()) {
+    let ca = hcp.names().ca_secret();
+    if hcp.serves_a_cluster() || !context.caches.cluster_api.installed || observed.pki.contains_key(&ca) {
         return Ok(false);
     }
-    let name = cluster.name_any();
+    let namespace = hcp.namespace_or_default();
+    let secrets = Api::<Secret>::namespaced(context.client.clone(), &namespace);
+    if secrets
+        .get_opt(&ca)
+        .await
+        .map_err(Error::kube(format!("reading Secret {ca}")))?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    let name = match cluster {
+        Some(cluster) => cluster.name_any(),
+        None => {
+            let clusters = Api::<Cluster>::namespaced(context.client.clone(), &namespace)
+                .list(&ListParams::default())
+                .await
+                .map_err(Error::kube("listing Clusters"))?;
+            match clusters
+                .items
+                .iter()
+                .find(|c| c.uses_control_plane(&hcp.name_any()))
+            {
+                Some(cluster) => cluster.name_any(),
+                None => return Ok(false),
+            }
+        }
+    };
     let patch = serde_json::json!({"metadata": {"labels": {CLUSTER_NAME: name}}});
     api(context, hcp)
         .patch(&hcp.name_any(), &params(), &Patch::Merge(&patch))
