@@ -13,6 +13,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=hack/lib/common.sh
 source hack/lib/common.sh
+# shellcheck source=hack/lib/bench.sh
+source hack/lib/bench.sh
 eval "$(hack/cluster.sh env)"
 eval "$(hack/capi.sh env)"
 ensure_packages bc jq
@@ -21,9 +23,6 @@ RUNS="${RUNS:-3}"
 WORKERS="${WORKERS:-2}"
 NS=podplane-bench-capi
 
-now() { date +%s.%N; }
-elapsed() { echo "$(now) - $1" | bc; }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 # ready_nodes NAME: Ready Nodes in the hosted cluster of the HostedControlPlane NAME.
 ready_nodes() {

@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=hack/lib/common.sh
 source hack/lib/common.sh
+# shellcheck source=hack/lib/bench.sh
+source hack/lib/bench.sh
 eval "$(hack/cluster.sh env)"
 ensure_packages bc curl
 
@@ -17,7 +19,6 @@ RUNS="${RUNS:-5}"
 NS=podplane-bench
 KAMAJI_SECONDS=16
 
-now() { date +%s.%N; }
 
 operator_cpu_ns() {
   local uid dir
@@ -88,7 +89,6 @@ after_versions="$(versions)"
 writes="$(diff <(echo "${before_versions}") <(echo "${after_versions}") | grep -c '^>' || true)"
 children="$(echo "${before_versions}" | wc -l)"
 
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 readyz_median="$(median "${readyz_times[@]}")"
 ready_median="$(median "${ready_times[@]}")"
 echo "runs: ${RUNS} (machine: $(nproc) cores)"

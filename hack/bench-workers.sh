@@ -11,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=hack/lib/common.sh
 source hack/lib/common.sh
+# shellcheck source=hack/lib/bench.sh
+source hack/lib/bench.sh
 eval "$(hack/cluster.sh env)"
 ensure_packages bc jq
 
@@ -19,9 +21,6 @@ WORKERS="${WORKERS:-2}"
 SETTLE="${SETTLE:-20}"
 NS=podplane-bench-workers
 
-now() { date +%s.%N; }
-elapsed() { echo "$(now) - $1" | bc; }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 # Working set (usage minus inactive file cache) of a Pod's memory cgroup, in MiB.
 pod_working_set_mib() {

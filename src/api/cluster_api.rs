@@ -121,17 +121,14 @@ impl Cluster {
 
     /// Whether `spec.controlPlaneRef` names the HostedControlPlane `name`.
     pub fn uses_control_plane(&self, name: &str) -> bool {
-        self.spec.control_plane_ref.as_ref().is_some_and(|r| {
-            r.kind == "HostedControlPlane"
-                && (r.api_group.is_empty() || r.api_group == "controlplane.podplane.dev")
-                && r.name == name
-        })
+        self.control_plane_name() == Some(name)
     }
 
     /// The HostedControlPlane this Cluster uses, if its control plane is one.
     pub fn control_plane_name(&self) -> Option<&str> {
         let reference = self.spec.control_plane_ref.as_ref()?;
-        (reference.kind == "HostedControlPlane").then_some(reference.name.as_str())
+        let ours = reference.api_group.is_empty() || reference.api_group == "controlplane.podplane.dev";
+        (ours && reference.kind == "HostedControlPlane").then_some(reference.name.as_str())
     }
 }
 

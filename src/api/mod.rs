@@ -3,10 +3,12 @@
 pub mod cluster_api;
 pub mod conditions;
 pub mod hosted_control_plane;
+mod hosted_control_plane_status;
 mod identity;
 pub mod pod_machine;
 
 pub use hosted_control_plane::*;
+pub use hosted_control_plane_status::*;
 pub use pod_machine::*;
 
 /// Every CustomResourceDefinition podplane serves, in a stable order.
