@@ -3,10 +3,12 @@
 pub mod api;
 pub mod components;
 pub mod contract;
+pub mod cli;
 pub mod controllers;
 pub mod machine;
 pub mod manifest;
 pub mod names;
+pub mod operator;
 pub mod network;
 pub mod pki;
 pub mod render;

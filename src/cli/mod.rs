@@ -1,0 +1,72 @@
+//! The `podplane` command line (also usable as `kubectl podplane …` through a
+//! `kubectl-podplane` link to the same binary).
+
+pub mod kubeconfig;
+pub mod offline;
+pub mod status;
+pub mod wait;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+/// Kubernetes control planes hosted as Pods.
+#[derive(Parser)]
+#[command(name = "podplane", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print every CustomResourceDefinition as multi-document YAML.
+    Crd,
+    /// Print every object the operator would create for a HostedControlPlane, without a cluster.
+    Render(offline::RenderArgs),
+    /// Run the operator against the cluster of the current kubeconfig (or in-cluster).
+    Run(Box<crate::operator::Settings>),
+    /// Print an admin kubeconfig for a hosted cluster that works from where you are.
+    Kubeconfig(kubeconfig::Args),
+    /// One screen about a hosted control plane: components, endpoint, workers, problems.
+    Status(status::Args),
+    /// Wait until a hosted control plane is ready (or its workers are), showing progress.
+    Wait(wait::Args),
+}
+
+/// Parse the arguments, run the command, print an error naming what failed.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Crd => offline::print_crds(),
+        Command::Render(args) => offline::render(&args),
+        Command::Run(settings) => runtime().and_then(|rt| rt.block_on(crate::operator::run(*settings))),
+        Command::Kubeconfig(args) => runtime().and_then(|rt| rt.block_on(kubeconfig::run(args))),
+        Command::Status(args) => runtime().and_then(|rt| rt.block_on(status::run(args))),
+        Command::Wait(args) => runtime().and_then(|rt| rt.block_on(wait::run(args))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// A client for the management cluster of the current kubeconfig (or in-cluster).
+pub async fn management_client() -> anyhow::Result<kube::Client> {
+    // kube may already have installed ring as the process-wide provider; either is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    kube::Client::try_default()
+        .await
+        .context("connecting to the management cluster (is KUBECONFIG set, or the current context right?)")
+}

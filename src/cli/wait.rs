@@ -1,0 +1,11 @@
+//! `podplane wait` (being written).
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Name of the HostedControlPlane.
+    name: Option<String>,
+}
+
+pub async fn run(_args: Args) -> anyhow::Result<()> {
+    anyhow::bail!("podplane wait is not written yet")
+}
