@@ -135,7 +135,9 @@ fn a_valid_manifest_gets_the_schema_defaults() {
     assert_eq!(hcp.spec.network.service_cidr, "10.96.0.0/12");
     assert_eq!(hcp.spec.network.dns_domain, "cluster.local");
     assert_eq!(hcp.spec.service.port, 6443);
-    assert_eq!(hcp.spec.image_repository, "registry.k8s.io");
+    // No schema default: the operator's --image-repository applies.
+    assert_eq!(hcp.spec.image_repository, None);
+    assert_eq!(hcp.image_repository(), "registry.k8s.io");
 }
 
 #[test]

@@ -62,10 +62,11 @@ pub struct HostedControlPlaneSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_plane_endpoint: Option<ApiEndpoint>,
 
-    /// Registry prefix of the default component images.
-    #[serde(default = "default_image_repository")]
+    /// Registry prefix of the default component images; the operator's
+    /// `--image-repository` (registry.k8s.io unless set) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
-    pub image_repository: String,
+    pub image_repository: Option<String>,
 
     /// The etcd cluster that stores this control plane's state.
     #[serde(default)]
@@ -275,9 +276,6 @@ fn default_replicas() -> i32 {
 }
 fn default_etcd_replicas() -> i32 {
     1
-}
-fn default_image_repository() -> String {
-    "registry.k8s.io".into()
 }
 fn default_service_cidr() -> String {
     "10.96.0.0/12".into()

@@ -5,10 +5,12 @@ pub mod conditions;
 pub mod hosted_control_plane;
 mod hosted_control_plane_status;
 mod identity;
+mod images;
 pub mod pod_machine;
 
 pub use hosted_control_plane::*;
 pub use hosted_control_plane_status::*;
+pub use images::{DEFAULT_IMAGE_REPOSITORY, set_default_image_repository};
 pub use pod_machine::*;
 
 /// Every CustomResourceDefinition podplane serves, in a stable order.

@@ -29,6 +29,8 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use tokio::sync::mpsc;
 use tracing::warn;
 
+use crate::operator::Settings;
+use crate::operator::metrics::Metrics;
 use cache::{Caches, Routes};
 
 /// Field manager of every server-side apply the operator makes.
@@ -53,9 +55,9 @@ pub fn decoded<'a, K>(guard: &'a DeserializeGuard<K>, kind: &str) -> Option<&'a 
 }
 
 /// When a failed reconcile runs again: at once after a write based on an outdated copy
-/// (409, the next one reads the fresh object), else after 10 s. The one place a failed
-/// reconcile is logged.
-pub fn retry_after<K: ResourceExt>(guard: &DeserializeGuard<K>, error: &Error) -> Action {
+/// (409, the next one reads the fresh object), else after `--error-requeue`. The one place
+/// a failed reconcile is logged.
+pub fn retry_after<K: ResourceExt>(guard: &DeserializeGuard<K>, error: &Error, later: Duration) -> Action {
     if error.is_conflict() {
         return Action::requeue(Duration::from_millis(500));
     }
@@ -67,16 +69,18 @@ pub fn retry_after<K: ResourceExt>(guard: &DeserializeGuard<K>, error: &Error) -
         .as_ref()
         .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()));
     warn!(object = object.unwrap_or_default(), error = %error, reason = error.reason(), "will retry");
-    Action::requeue(Duration::from_secs(10))
+    Action::requeue(later)
 }
 
-/// Run a controller over the objects of `store` until the process is asked to stop: it
-/// reconciles what `triggers` names (watch events and ended tasks, routed by
-/// [`cache`]), and retries failures as [`retry_after`] says.
+/// Run the controller `name` over the objects of `store` until the process is asked to
+/// stop: it reconciles what `triggers` names (watch events and ended tasks, routed by
+/// [`cache`]), at most `--concurrency` at once, counts each reconcile in the metrics, and
+/// retries failures as [`retry_after`] says.
 pub async fn drive<K, F, Fut>(
+    name: &'static str,
     store: kube::runtime::reflector::Store<DeserializeGuard<K>>,
     triggers: mpsc::UnboundedReceiver<cache::ObjectRefOf<K>>,
-    reconcile: F,
+    mut reconcile: F,
     context: Arc<Context>,
 ) where
     K: kube::Resource<DynamicType = ()>
@@ -90,13 +94,27 @@ pub async fn drive<K, F, Fut>(
     Fut: std::future::Future<Output = Result<Action, Error>> + Send + 'static,
 {
     let primary = futures::stream::pending::<Result<_, kube::runtime::watcher::Error>>();
-    let error_policy =
-        |guard: Arc<DeserializeGuard<K>>, error: &Error, _: Arc<Context>| retry_after(&guard, error);
+    let error_policy = |guard: Arc<DeserializeGuard<K>>, error: &Error, context: Arc<Context>| {
+        retry_after(&guard, error, context.settings.error_requeue)
+    };
+    let timed = move |guard: Arc<DeserializeGuard<K>>, context: Arc<Context>| {
+        let started = std::time::Instant::now();
+        let reconciling = reconcile(guard, context.clone());
+        async move {
+            let result = reconciling.await;
+            let reason = result.as_ref().err().map(Error::reason);
+            let seconds = started.elapsed().as_secs_f64();
+            context.metrics.reconciled(name, seconds, reason);
+            result
+        }
+    };
+    let config = kube::runtime::controller::Config::default().concurrency(context.settings.concurrency);
     futures::StreamExt::for_each(
         kube::runtime::Controller::for_stream(primary, store)
+            .with_config(config)
             .reconcile_on(cache::requests(triggers))
             .shutdown_on_signal()
-            .run(reconcile, error_policy, context),
+            .run(timed, error_policy, context),
         |_| async {},
     )
     .await;
@@ -111,10 +129,18 @@ pub struct Context {
     pub hosted: hosted::HostedClients,
     /// Joins and drains running in the background, one per machine.
     pub tasks: pod_machine::tasks::Tasks,
+    pub settings: Settings,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Context {
-    pub fn new(client: Client, caches: Caches, routes: Routes) -> Self {
+    pub fn new(
+        client: Client,
+        caches: Caches,
+        routes: Routes,
+        settings: Settings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let reporter = Reporter {
             controller: "podplane".into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -125,6 +151,8 @@ impl Context {
             hosted: hosted::HostedClients::new(routes.machines.clone()),
             tasks: pod_machine::tasks::Tasks::new(routes.machines),
             caches,
+            settings,
+            metrics,
         }
     }
 
@@ -158,7 +186,7 @@ impl Context {
 }
 
 /// Run both controllers against the cluster of `client` until the process is asked to stop.
-pub async fn run(client: Client) -> Result<(), Error> {
+pub async fn run(client: Client, settings: Settings, metrics: Arc<Metrics>) -> Result<(), Error> {
     let (control_planes_tx, control_planes_rx) = mpsc::unbounded_channel();
     let (machines_tx, machines_rx) = mpsc::unbounded_channel();
     let (gone_tx, mut gone_rx) = mpsc::unbounded_channel::<String>();
@@ -176,7 +204,8 @@ pub async fn run(client: Client) -> Result<(), Error> {
     let watches = tokio::spawn(watches);
     caches.synced().await.map_err(|_| Error::CachesClosed)?;
     tracing::info!("watch caches synced");
-    let context = Arc::new(Context::new(client, caches, routes));
+    metrics.watch(caches.clone());
+    let context = Arc::new(Context::new(client, caches, routes, settings, metrics));
     // A control plane that is gone takes its cluster's client and Node watch with it.
     let forgetting = context.clone();
     let forget = tokio::spawn(async move {

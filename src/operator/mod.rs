@@ -1,23 +1,83 @@
 //! `podplane run`: the operator process — settings, logs, probes, metrics, leader election,
 //! and the controllers once this replica leads.
 
+pub mod leader;
+pub mod metrics;
+pub mod serve;
 pub mod settings;
+pub mod state_metrics;
 
 pub use settings::{LogFormat, Settings};
 
 use anyhow::Context;
 
+use metrics::Metrics;
+use serve::Endpoints;
+
+/// Serve metrics and probes at once; run the controllers while this replica leads (or
+/// always, without leader election). A leader that loses its Lease exits: the restarted
+/// process waits its turn with a clean state.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     init_logs(&settings)?;
+    crate::api::set_default_image_repository(settings.image_repository.clone());
     let client = crate::cli::management_client().await?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "podplane operator starting");
-    crate::controllers::run(client).await?;
-    Ok(())
+    let metrics = Metrics::new();
+    let metrics_address = &settings.metrics_bind_address;
+    serve::start(
+        metrics_address,
+        "--metrics-bind-address",
+        Endpoints::Metrics(metrics.clone()),
+    )
+    .await?;
+    let probes_address = &settings.health_probe_bind_address;
+    serve::start(
+        probes_address,
+        "--health-probe-bind-address",
+        Endpoints::Probes(client.clone()),
+    )
+    .await?;
+
+    if !settings.leader_elect {
+        metrics.leader.set(1);
+        return Ok(crate::controllers::run(client, settings, metrics).await?);
+    }
+    let election = leader::Election::new(&client, &settings);
+    tracing::info!(lease = %election.name, namespace = %election.namespace, identity = %election.identity, "joining the leader election");
+    tokio::select! {
+        () = election.acquire() => {}
+        () = stopped() => return Ok(()),
+    }
+    tracing::info!(lease = %election.name, "leading: starting the controllers");
+    metrics.leader.set(1);
+    tokio::select! {
+        result = crate::controllers::run(client, settings, metrics) => {
+            election.release().await;
+            Ok(result?)
+        }
+        why = election.hold() => {
+            anyhow::bail!("lost the leader Lease {}/{}: {why}; exiting so that a restart rejoins the election", election.namespace, election.name)
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C (the controllers stop on the same signals).
+async fn stopped() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler can be installed");
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }
 
 fn init_logs(settings: &Settings) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
-        .with_context(|| format!("--log-level {:?} is not a log filter (try info or info,podplane=debug)", settings.log_level))?;
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level).with_context(|| {
+        format!(
+            "--log-level {:?} is not a log filter (try info or info,podplane=debug)",
+            settings.log_level
+        )
+    })?;
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     match settings.log_format {
         LogFormat::Json => logs.json().with_current_span(true).init(),

@@ -15,7 +15,11 @@ pub struct Settings {
     pub metrics_bind_address: String,
 
     /// Where the probes are served (GET /healthz, /readyz); `0` turns the endpoint off.
-    #[arg(long, env = "PODPLANE_HEALTH_PROBE_BIND_ADDRESS", default_value = "0.0.0.0:8081")]
+    #[arg(
+        long,
+        env = "PODPLANE_HEALTH_PROBE_BIND_ADDRESS",
+        default_value = "0.0.0.0:8081"
+    )]
     pub health_probe_bind_address: String,
 
     /// Elect one writer among the operator's replicas through a coordination.k8s.io Lease.

@@ -9,7 +9,7 @@ pub fn component(hcp: &HostedControlPlane, spec: &ComponentSpec, component: Comp
     spec.image.clone().unwrap_or_else(|| {
         format!(
             "{}/{}:{}",
-            hcp.spec.image_repository,
+            hcp.image_repository(),
             component.image(),
             hcp.spec.version
         )
@@ -21,7 +21,7 @@ pub fn etcd(hcp: &HostedControlPlane) -> String {
     hcp.spec.etcd.image.clone().unwrap_or_else(|| {
         format!(
             "{}/{}:{ETCD_IMAGE_TAG}",
-            hcp.spec.image_repository,
+            hcp.image_repository(),
             Component::Etcd.image()
         )
     })

@@ -66,7 +66,7 @@ pub fn render(
         ca_data: STANDARD.encode(ca_pem),
         cluster_name: hcp.name_any_or_default(),
         version: hcp.spec.version.clone(),
-        image_repository: hcp.spec.image_repository.clone(),
+        image_repository: hcp.image_repository().to_string(),
         dns_domain: network.dns_domain.clone(),
         dns_ip: dns_service_ip(&network.service_cidr)
             .map_err(|e| super::Error::Addon(e.to_string()))?

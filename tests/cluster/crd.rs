@@ -57,7 +57,11 @@ async fn the_api_server_fills_in_the_schema_defaults() {
     assert_eq!(spec.network.pod_cidr, "10.244.0.0/16");
     assert_eq!(spec.network.dns_domain, "cluster.local");
     assert_eq!(spec.service.port, 6443);
-    assert_eq!(spec.image_repository, "registry.k8s.io");
+    assert_eq!(
+        spec.image_repository, None,
+        "the operator's --image-repository applies"
+    );
+    assert_eq!(created.image_repository(), "registry.k8s.io");
 }
 
 #[tokio::test]

@@ -33,15 +33,14 @@ use status::Report;
 
 /// How often a control plane whose API server does not answer yet is looked at again.
 const NOT_ANSWERING_RECHECK: Duration = Duration::from_secs(2);
-/// How often a control plane is looked at without a change: certificate renewal, and
-/// whether its API server still answers.
-const RECHECK: Duration = Duration::from_secs(300);
+/// The controller's name in metrics.
+const NAME: &str = "hostedcontrolplane";
 
 /// Run the HostedControlPlane controller until the process is asked to stop; `triggers`
 /// carries the control planes that watch events concern.
 pub async fn run(context: Arc<Context>, triggers: UnboundedReceiver<ControlPlaneRef>) {
     let store = context.caches.control_planes.clone();
-    super::drive(store, triggers, reconcile, context).await;
+    super::drive(NAME, store, triggers, reconcile, context).await;
 }
 
 async fn reconcile(
@@ -97,7 +96,7 @@ async fn reconcile_one(hcp: &HostedControlPlane, context: &Context) -> Result<Ac
     outcome?;
     let answering = report.hosted.as_ref().is_some_and(Result::is_ok);
     Ok(Action::requeue(if answering {
-        RECHECK
+        context.settings.resync_interval
     } else {
         NOT_ANSWERING_RECHECK
     }))

@@ -100,7 +100,13 @@ fn harness() -> Harness {
         machines: machines_tx,
         gone,
     };
-    let context = Arc::new(Context::new(fake.client(), caches, routes));
+    let context = Arc::new(Context::new(
+        fake.client(),
+        caches,
+        routes,
+        Default::default(),
+        crate::operator::metrics::Metrics::new(),
+    ));
     let mut harness = Harness {
         fake,
         context,
@@ -216,7 +222,7 @@ async fn a_conflict_is_retried_at_once() {
     let error = h.reconcile().await.expect_err("conflict");
     let guard = DeserializeGuard(Ok(h.hcp()));
     assert_eq!(
-        retry_after(&guard, &error),
+        retry_after(&guard, &error, Duration::from_secs(10)),
         Action::requeue(Duration::from_millis(500))
     );
     let status = h.status_writes().pop().expect("status written");

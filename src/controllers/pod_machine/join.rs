@@ -55,7 +55,6 @@ impl JoinError {
 /// How long one check for a booted systemd may take; the reconcile checks again later.
 const BOOT_CHECK: Duration = Duration::from_secs(8);
 /// kubeadm join: discovery, TLS bootstrap and the kubelet's first start.
-const JOIN_PATIENCE: Duration = Duration::from_secs(180);
 
 fn node_container_id(pod: &Pod) -> Option<String> {
     pod.status
@@ -135,8 +134,13 @@ async fn attempt(
     container: String,
     source: JoinSource,
 ) -> Outcome {
+    let started = Instant::now();
     match join_once(&machine, &hcp, &container, &source).await {
-        Ok(()) => Outcome::Joined { container },
+        Ok(()) => {
+            let seconds = started.elapsed().as_secs_f64();
+            machine.context.metrics.join_duration.observe(seconds);
+            Outcome::Joined { container }
+        }
         Err(state) => {
             let pause = if matches!(state, JoinState::Failed { .. }) {
                 FAILURE_RETRY
@@ -272,7 +276,7 @@ async fn join(
         &machine.name,
         join.command(),
         Some(&join.configuration()),
-        JOIN_PATIENCE,
+        machine.context.settings.join_timeout,
     )
     .await;
     // The token has done its work (or failed to); it must not outlive the join.

@@ -38,11 +38,14 @@ pub const FINALIZER: &str = "infrastructure.podplane.dev/node-cleanup";
 /// (`providerID`), apart from what the HostedControlPlane controller applies.
 const MACHINE_MANAGER: &str = "podplane-machine";
 
+/// The controller's name in metrics.
+const NAME: &str = "podmachine";
+
 /// Run the PodMachine controller until the process is asked to stop; `triggers` carries the
 /// machines that watch events and ended tasks concern.
 pub async fn run(context: Arc<Context>, triggers: UnboundedReceiver<MachineRef>) {
     let store = context.caches.machines.clone();
-    super::drive(store, triggers, reconcile, context).await;
+    super::drive(NAME, store, triggers, reconcile, context).await;
 }
 
 async fn reconcile(guard: Arc<DeserializeGuard<PodMachine>>, context: Arc<Context>) -> Result<Action, Error> {

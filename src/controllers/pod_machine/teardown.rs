@@ -1,8 +1,6 @@
 //! A PodMachine going away: drain its Node (a task), stop its Pod, delete the Node, then
 //! let go. Each step is read from what exists; the reconcile never waits on one.
 
-use std::time::Duration;
-
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -18,7 +16,6 @@ use crate::controllers::Error;
 use crate::tenant::nodes::{self, Drained};
 
 /// How long a drain may wait for Pods to leave (a PodDisruptionBudget may hold them).
-const DRAIN_PATIENCE: Duration = Duration::from_secs(60);
 
 /// The hosted cluster to drain and delete the Node in; `Err(Some(why))` when it cannot be
 /// reached, `Err(None)` when the control plane is itself going away (and takes its Nodes).
@@ -136,9 +133,10 @@ async fn release(machine: &Machine) -> Result<Action, Error> {
     Ok(Action::await_change())
 }
 
-/// Drain the machine's Node (at most [`DRAIN_PATIENCE`]) and say how it went.
+/// Drain the machine's Node (at most `--drain-timeout`) and say how it went.
 async fn drain(machine: &Machine, hosted: &Client) {
-    let (type_, reason, note) = match nodes::drain(hosted, &machine.name, DRAIN_PATIENCE).await {
+    let patience = machine.context.settings.drain_timeout;
+    let (type_, reason, note) = match nodes::drain(hosted, &machine.name, patience).await {
         Ok(Drained::Empty) => (
             EventType::Normal,
             reasons::DRAINED,
@@ -150,7 +148,7 @@ async fn drain(machine: &Machine, hosted: &Client) {
             format!(
                 "Pods still on Node {} after {}s, removing it anyway: {}",
                 machine.name,
-                DRAIN_PATIENCE.as_secs(),
+                patience.as_secs(),
                 remaining.join(", ")
             ),
         ),

@@ -1,0 +1,170 @@
+//! Gauges computed from the watch caches at scrape time: control planes by their Ready
+//! condition, machines by phase, and the soonest certificate expiry of each control plane.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use time::OffsetDateTime;
+
+use crate::api::conditions::{NODE_JOINED, POD_RUNNING, READY};
+use crate::api::{HostedControlPlane, PodMachine};
+use crate::contract::{INSTANCE, MANAGED_BY, MANAGER, TLS_CERT};
+use crate::controllers::cache::Caches;
+use crate::pki::inspect::ParsedCert;
+
+pub struct StateCollector {
+    caches: Arc<OnceLock<Caches>>,
+}
+
+impl std::fmt::Debug for StateCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StateCollector")
+    }
+}
+
+impl StateCollector {
+    pub fn new(caches: Arc<OnceLock<Caches>>) -> Self {
+        Self { caches }
+    }
+}
+
+type Labels = Vec<(&'static str, String)>;
+
+impl Collector for StateCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(caches) = self.caches.get() else {
+            return Ok(());
+        };
+        let control_planes: Vec<_> = caches
+            .control_planes
+            .state()
+            .iter()
+            .filter_map(|guard| guard.0.as_ref().ok().cloned())
+            .collect();
+        let machines: Vec<_> = caches
+            .machines
+            .state()
+            .iter()
+            .filter_map(|guard| guard.0.as_ref().ok().cloned())
+            .collect();
+
+        let by_ready = Family::<Labels, Gauge>::default();
+        for status in ["True", "False", "Unknown"] {
+            let _ = by_ready.get_or_create(&vec![("ready", status.to_string())]);
+        }
+        for hcp in &control_planes {
+            by_ready
+                .get_or_create(&vec![("ready", ready_status(hcp).to_string())])
+                .inc();
+        }
+        by_ready.encode(encoder.encode_descriptor(
+            "podplane_hosted_control_planes",
+            "HostedControlPlanes by the status of their Ready condition",
+            None,
+            by_ready.metric_type(),
+        )?)?;
+
+        let by_phase = Family::<Labels, Gauge>::default();
+        for machine in &machines {
+            by_phase
+                .get_or_create(&vec![("phase", machine_phase(machine).to_string())])
+                .inc();
+        }
+        by_phase.encode(encoder.encode_descriptor(
+            "podplane_pod_machines",
+            "PodMachines by phase (Pending, Running, Joined, Ready, Failed, Deleting)",
+            None,
+            by_phase.metric_type(),
+        )?)?;
+
+        let expiry = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        let soonest = soonest_expiry(&caches.secrets.state());
+        let now = OffsetDateTime::now_utc();
+        for hcp in &control_planes {
+            let key = (hcp.namespace().unwrap_or_default(), hcp.name_any());
+            if let Some(not_after) = soonest.get(&key) {
+                let labels = vec![("namespace", key.0.clone()), ("name", key.1.clone())];
+                expiry
+                    .get_or_create(&labels)
+                    .set((*not_after - now).as_seconds_f64());
+            }
+        }
+        expiry.encode(encoder.encode_descriptor(
+            "podplane_certificate_expiry_seconds",
+            "Seconds until the soonest certificate of a control plane expires",
+            None,
+            expiry.metric_type(),
+        )?)?;
+        Ok(())
+    }
+}
+
+fn ready_status(hcp: &HostedControlPlane) -> &str {
+    hcp.status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == READY))
+        .map_or("Unknown", |c| c.status.as_str())
+}
+
+/// One word for where a machine is on its way to a Ready Node.
+pub fn machine_phase(machine: &PodMachine) -> &'static str {
+    if machine.metadata.deletion_timestamp.is_some() {
+        return "Deleting";
+    }
+    let status = machine.status.clone().unwrap_or_default();
+    let holds = |type_: &str| {
+        status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == type_ && c.status == "True")
+    };
+    let failed = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == READY && c.status == "False" && c.reason.ends_with("Failed"));
+    if status.ready {
+        "Ready"
+    } else if failed {
+        "Failed"
+    } else if holds(NODE_JOINED) {
+        "Joined"
+    } else if holds(POD_RUNNING) {
+        "Running"
+    } else {
+        "Pending"
+    }
+}
+
+/// The soonest `notAfter` among the certificates podplane keeps for each control plane,
+/// keyed by (namespace, control plane name).
+fn soonest_expiry(secrets: &[Arc<Secret>]) -> BTreeMap<(String, String), OffsetDateTime> {
+    let mut soonest: BTreeMap<(String, String), OffsetDateTime> = BTreeMap::new();
+    for secret in secrets {
+        let labels = secret.labels();
+        if labels.get(MANAGED_BY).map(String::as_str) != Some(MANAGER) {
+            continue;
+        }
+        let Some(instance) = labels.get(INSTANCE) else {
+            continue;
+        };
+        let Some(pem) = secret.data.as_ref().and_then(|d| d.get(TLS_CERT)) else {
+            continue;
+        };
+        let Ok(cert) = ParsedCert::from_pem(&pem.0) else {
+            continue;
+        };
+        let key = (secret.namespace().unwrap_or_default(), instance.clone());
+        let not_after = cert.not_after();
+        soonest
+            .entry(key)
+            .and_modify(|t| *t = (*t).min(not_after))
+            .or_insert(not_after);
+    }
+    soonest
+}
