@@ -37,7 +37,7 @@ pub struct Metrics {
     pub reconciles: Family<ReconcileLabels, Counter>,
     pub reconcile_duration: Family<ControllerLabels, Histogram>,
     pub reconcile_errors: Family<ErrorLabels, Counter>,
-    /// From a machine's Pod running to its Node registered.
+    /// How long a successful join attempt took.
     pub join_duration: Histogram,
     /// 1 while this replica leads (and writes), else 0.
     pub leader: Gauge,
@@ -73,7 +73,7 @@ impl Metrics {
         );
         registry.register(
             "machine_join_duration_seconds",
-            "From a machine's Pod running to its Node registered in the hosted cluster",
+            "How long a successful join took (kubeadm join, with its waits for the node container and the hosted cluster)",
             join_duration.clone(),
         );
         registry.register(

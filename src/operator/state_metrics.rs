@@ -1,5 +1,6 @@
 //! Gauges computed from the watch caches at scrape time: control planes by their Ready
 //! condition, machines by phase, and the soonest certificate expiry of each control plane.
+//! (The registry adds the `podplane_` prefix to their names.)
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -64,7 +65,7 @@ impl Collector for StateCollector {
                 .inc();
         }
         by_ready.encode(encoder.encode_descriptor(
-            "podplane_hosted_control_planes",
+            "hosted_control_planes",
             "HostedControlPlanes by the status of their Ready condition",
             None,
             by_ready.metric_type(),
@@ -77,7 +78,7 @@ impl Collector for StateCollector {
                 .inc();
         }
         by_phase.encode(encoder.encode_descriptor(
-            "podplane_pod_machines",
+            "pod_machines",
             "PodMachines by phase (Pending, Running, Joined, Ready, Failed, Deleting)",
             None,
             by_phase.metric_type(),
@@ -96,7 +97,7 @@ impl Collector for StateCollector {
             }
         }
         expiry.encode(encoder.encode_descriptor(
-            "podplane_certificate_expiry_seconds",
+            "certificate_expiry_seconds",
             "Seconds until the soonest certificate of a control plane expires",
             None,
             expiry.metric_type(),
