@@ -1,8 +1,12 @@
 //! The `podplane` command line (also usable as `kubectl podplane …` through a
 //! `kubectl-podplane` link to the same binary).
 
+pub mod format;
 pub mod kubeconfig;
+pub mod observe;
 pub mod offline;
+pub mod progress;
+pub mod report;
 pub mod status;
 pub mod wait;
 

@@ -4,6 +4,7 @@
 //! plain `cargo test`; `hack/test.sh` runs them with `--ignored`.
 
 mod capi_support;
+mod cli;
 mod cluster_api;
 mod core;
 mod crd;
