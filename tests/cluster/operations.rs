@@ -201,6 +201,22 @@ async fn operator_failover_reconciles_a_change_made_meanwhile() {
     )
     .await;
 
+    // Only the leader writes: the other replica runs no controller.
+    let follower = pods
+        .list(&kube::api::ListParams::default().labels("app.kubernetes.io/name=podplane"))
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.name_any())
+        .find(|p| *p != leading)
+        .expect("a second replica");
+    let text = scrape(&client, &follower).await.unwrap();
+    assert_eq!(sample(&text, "podplane_leader"), Some(0.0), "{follower}:\n{text}");
+    assert!(
+        !text.contains("podplane_reconciles_total{"),
+        "{follower} reconciled:\n{text}"
+    );
+
     let killed = Instant::now();
     pods.delete(&leading, &DeleteParams::default()).await.unwrap();
     apply(&ns, &hcp("fo", json!({"apiServer": {"extraArgs": {"v": "4"}}}))).await;
