@@ -3,14 +3,14 @@
 #   1. cargo fmt --check, cargo clippy -D warnings
 #   2. release build; `podplane crd` must equal crds/crds.yaml
 #   3. unit and pure tests (cargo test)
-#   4. hack/cluster.sh up, smoke checks, the kindest/node image for workers,
-#      the operator image, Cluster API (hack/capi.sh build, repo, init:
-#      clusterctl installs cert-manager, the core and kubeadm bootstrap
-#      providers and podplane's control-plane and infrastructure providers
-#      from the local repository) and its smoke checks, integration tests
-#      against the real kube-apiserver (cargo test --test cluster --
-#      --ignored, with clusterctl in PATH and PODPLANE_CLUSTERCTL_CONFIG set),
-#      and hack/cluster.sh down even when something failed.
+#   4. hack/up.sh, the one command a user runs (cluster up, the kindest/node
+#      and operator images, Cluster API and podplane by clusterctl init from
+#      the local repository, the demo cluster with 2 workers), cluster smoke
+#      checks, hack/up.sh again (under 60 s, nothing changed), namespace demo
+#      deleted, Cluster API smoke checks, integration tests against the real
+#      kube-apiserver (cargo test --test cluster -- --ignored, with clusterctl
+#      in PATH and PODPLANE_CLUSTERCTL_CONFIG set), and hack/cluster.sh down
+#      even when something failed.
 # PODPLANE_KEEP_CLUSTER=1 leaves the cluster running afterwards.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -44,25 +44,43 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "hack/cluster.sh up"
-hack/cluster.sh up
+step "hack/up.sh: the one command (cluster, images, clusterctl init, demo cluster with 2 workers)"
+hack/up.sh
 eval "$(hack/cluster.sh env)"
+eval "$(hack/capi.sh env)"
 
 step "cluster smoke checks"
 hack/cluster-smoke.sh
 
-step "worker node image kindest/node (built once, cached; imported)"
-hack/node-image.sh
+# What a second hack/up.sh must leave alone: what kubectl and the operator's install own of
+# the demo objects (the operator's own status writes are not up.sh's), the workers, the
+# operator's Deployment and Pods, and demo.kubeconfig.
+up_fingerprint() {
+  kubectl get namespace demo -o jsonpath='{.metadata.resourceVersion}{"\n"}'
+  kubectl -n demo get hostedcontrolplane demo -o json --show-managed-fields |
+    jq -c '[.metadata.generation, [.metadata.managedFields // [] | .[] | select(.subresource != "status")]]'
+  kubectl -n demo get podmachines -o json | jq -c '[.items[] | [.metadata.name, .metadata.generation]]'
+  kubectl -n podplane-system get deployment podplane -o json |
+    jq -c '[.metadata.generation, .spec.template.metadata.annotations]'
+  kubectl -n podplane-system get pods -l app.kubernetes.io/name=podplane,app.kubernetes.io/component=operator -o jsonpath='{.items[*].metadata.uid}{"\n"}'
+  sha256sum demo.kubeconfig
+}
 
-step "installing Cluster API and the operator with clusterctl init (local repository)"
-hack/operator-image.sh
-hack/capi.sh build
-hack/capi.sh repo
-hack/capi.sh init
-eval "$(hack/capi.sh env)"
-# The image tag stays podplane/podplane:dev: a kept cluster needs a restart.
-kubectl -n podplane-system rollout restart deployment/podplane >/dev/null
-kubectl -n podplane-system rollout status deployment/podplane --timeout=120s
+step "hack/up.sh again: done in under 60 s, nothing changed"
+before="$(up_fingerprint)"
+start=$(date +%s)
+hack/up.sh
+took=$(($(date +%s) - start))
+after="$(up_fingerprint)"
+if [[ "${before}" != "${after}" ]]; then
+  diff <(echo "${before}") <(echo "${after}") >&2 || true
+  die "a second hack/up.sh changed something (above)"
+fi
+((took < 60)) || die "a second hack/up.sh took ${took}s (limit 60s)"
+log "second hack/up.sh: ${took}s, nothing changed"
+
+step "deleting namespace demo (frees the machine for the integration tests)"
+kubectl delete namespace demo --timeout=300s
 
 step "Cluster API smoke checks"
 hack/capi-smoke.sh
