@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Build the operator binary (release) and import it into the local cluster's
-# containerd as podplane/podplane:dev, the image manifests/operator.yaml runs.
+# containerd as docker.io/podplane/podplane:v${version} (Cargo.toml's), the image
+# manifests/operator.yaml runs (PODPLANE_OPERATOR_IMAGE overrides the name).
+# It is the image the Dockerfile builds, without a container engine.
 #
 # The binary links glibc dynamically; the image carries it with the shared
 # libraries it needs (oci_add_binary), on top of the minimal base rootfs.
@@ -10,7 +12,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=hack/lib/oci.sh
 source "${PODPLANE_HACK_DIR}/lib/oci.sh"
 
-IMAGE="${PODPLANE_OPERATOR_IMAGE:-podplane/podplane:dev}"
+version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "${PODPLANE_ROOT}/Cargo.toml" | head -n1)"
+[[ -n "${version}" ]] || die "no version in Cargo.toml"
+IMAGE="${PODPLANE_OPERATOR_IMAGE:-docker.io/podplane/podplane:v${version}}"
 
 step "cargo build --release (operator binary)"
 (cd "${PODPLANE_ROOT}" && cargo build --release --quiet --bin podplane)
