@@ -54,8 +54,6 @@ impl JoinError {
 
 /// How long one check for a booted systemd may take; the reconcile checks again later.
 const BOOT_CHECK: Duration = Duration::from_secs(8);
-/// kubeadm join: discovery, TLS bootstrap and the kubelet's first start.
-
 fn node_container_id(pod: &Pod) -> Option<String> {
     pod.status
         .as_ref()?

@@ -15,8 +15,6 @@ use crate::api::{HostedControlPlane, PodMachine};
 use crate::controllers::Error;
 use crate::tenant::nodes::{self, Drained};
 
-/// How long a drain may wait for Pods to leave (a PodDisruptionBudget may hold them).
-
 /// The hosted cluster to drain and delete the Node in; `Err(Some(why))` when it cannot be
 /// reached, `Err(None)` when the control plane is itself going away (and takes its Nodes).
 async fn hosted_cluster(
