@@ -27,8 +27,10 @@ pub enum Scope {
     All,
 }
 
+/// A 404, whether the API server answered with a Status or (a path nothing serves, such as a
+/// missing CRD's) with plain text.
 fn is_not_found(error: &kube::Error) -> bool {
-    matches!(error, kube::Error::Api(status) if status.is_not_found())
+    matches!(error, kube::Error::Api(status) if status.code == 404)
 }
 
 /// The error for a 404: podplane missing from the cluster, else `object` missing.

@@ -1,6 +1,7 @@
 //! `podplane status` and `podplane wait` (also as `kubectl podplane`), run as a user runs
 //! them: the built binary against the local cluster, judged by what it prints and exits with.
 
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -16,16 +17,10 @@ struct Run {
     stderr: String,
 }
 
-/// `program args...` with the test's KUBECONFIG, off the async runtime.
-async fn run(program: &Path, args: &[&str], path: Option<&Path>) -> Run {
+/// `program args...` with the test's environment plus `env`, off the async runtime.
+async fn run(program: &Path, args: &[&str], env: &[(&str, OsString)]) -> Run {
     let mut command = Command::new(program);
-    command.args(args);
-    if let Some(dir) = path {
-        let old = std::env::var_os("PATH").unwrap_or_default();
-        let mut paths = vec![dir.to_path_buf()];
-        paths.extend(std::env::split_paths(&old));
-        command.env("PATH", std::env::join_paths(paths).unwrap());
-    }
+    command.args(args).envs(env.iter().map(|(k, v)| (k, v)));
     let shown = format!("{} {}", program.display(), args.join(" "));
     let Output {
         status,
@@ -51,7 +46,7 @@ async fn run(program: &Path, args: &[&str], path: Option<&Path>) -> Run {
 }
 
 async fn podplane(args: &[&str]) -> Run {
-    run(Path::new(env!("CARGO_BIN_EXE_podplane")), args, None).await
+    run(Path::new(env!("CARGO_BIN_EXE_podplane")), args, &[]).await
 }
 
 async fn apply(ns: &TestNamespace, name: &str, spec: serde_json::Value) {
@@ -138,16 +133,58 @@ async fn wait_then_status_show_a_ready_control_plane_and_its_worker() {
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(&cells[..6], ["cli", "True", "-", version, "1/1", "1/1"], "{row}");
 
+    // Asked in the wrong namespace, it names the one where it is.
+    let wrong = podplane(&["status", "cli", "-n", "default"]).await;
+    assert!(!wrong.ok);
+    assert!(
+        wrong
+            .stderr
+            .starts_with("error: HostedControlPlane default/cli not found (there ")
+            && wrong.stderr.contains(&ns.name),
+        "{}",
+        wrong.stderr
+    );
+
     // As a kubectl plugin: a kubectl-podplane link to the same binary, found on PATH.
     let bin = tempdir();
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_podplane"), bin.join("kubectl-podplane")).unwrap();
-    let plugin = run(Path::new("kubectl"), &["podplane", "status", "-A"], Some(&bin)).await;
-    std::fs::remove_dir_all(&bin).ok();
+    let mut path = vec![bin.clone()];
+    path.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let path = std::env::join_paths(path).unwrap();
+    let plugin = run(
+        Path::new("kubectl"),
+        &["podplane", "status", "-A"],
+        &[("PATH", path)],
+    )
+    .await;
     assert!(plugin.ok, "kubectl podplane: {}", plugin.stderr);
     assert!(
         line_starting(&plugin.stdout, &ns.name).contains(" cli "),
         "{}",
         plugin.stdout
+    );
+
+    // Pointed at a cluster without podplane (the hosted one), it says so and how to install it.
+    let admin = podplane(&["kubeconfig", "cli", "-n", &ns.name]).await;
+    assert!(admin.ok, "{}", admin.stderr);
+    let kubeconfig = bin.join("hosted.kubeconfig");
+    std::fs::write(&kubeconfig, admin.stdout).unwrap();
+    let env = [("KUBECONFIG", kubeconfig.into_os_string())];
+    let elsewhere = run(Path::new(env!("CARGO_BIN_EXE_podplane")), &["status", "-A"], &env).await;
+    std::fs::remove_dir_all(&bin).ok();
+    assert!(!elsewhere.ok);
+    assert!(
+        elsewhere
+            .stderr
+            .starts_with("error: podplane is not installed in this cluster")
+            && elsewhere
+                .stderr
+                .trim_end()
+                .ends_with("run hack/up.sh or kubectl apply -k manifests/"),
+        "{}",
+        elsewhere.stderr
     );
 }
 
