@@ -1,7 +1,8 @@
 //! The crate's top-level modules form layers, and no use in `src/` reaches up a layer or
 //! round a cycle:
 //!
-//! leaf modules → `api` → `pki` → `render` → `machine`, `tenant` → `controllers` → `main`
+//! leaf modules → `api` → `pki` → `render` → `machine`, `tenant` → `controllers` → `operator`
+//! → `cli` → `main`
 //!
 //! A module may use the leaf modules and the modules of lower layers; leaf modules use
 //! only each other, without a cycle. Uses are `crate::<module>` paths, in `use` items and in
@@ -17,7 +18,7 @@ use std::path::Path;
 use lexer::{blank_comments_and_literals, tokens};
 
 /// Every top-level module and its layer.
-const LAYERS: [(&str, u8); 14] = [
+const LAYERS: [(&str, u8); 16] = [
     ("components", LEAF),
     ("contract", LEAF),
     ("manifest", LEAF),
@@ -32,7 +33,10 @@ const LAYERS: [(&str, u8); 14] = [
     ("machine", 4),
     ("tenant", 4),
     ("controllers", 5),
-    ("main", 6),
+    // The operator process: settings, probes, leader election around the controllers.
+    ("operator", 6),
+    ("cli", 7),
+    ("main", 8),
 ];
 /// The layer of the small modules every other module may use.
 const LEAF: u8 = 0;

@@ -13,9 +13,13 @@ pub mod error;
 pub mod fake_api;
 pub mod hosted;
 pub mod hosted_control_plane;
+pub mod metrics;
 pub mod pod_machine;
+mod state_metrics;
+pub mod tuning;
 
 pub use error::Error;
+pub use tuning::Tuning;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,9 +33,8 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use tokio::sync::mpsc;
 use tracing::warn;
 
-use crate::operator::Settings;
-use crate::operator::metrics::Metrics;
 use cache::{Caches, Routes};
+use metrics::Metrics;
 
 /// Field manager of every server-side apply the operator makes.
 pub const FIELD_MANAGER: &str = "podplane";
@@ -95,7 +98,7 @@ pub async fn drive<K, F, Fut>(
 {
     let primary = futures::stream::pending::<Result<_, kube::runtime::watcher::Error>>();
     let error_policy = |guard: Arc<DeserializeGuard<K>>, error: &Error, context: Arc<Context>| {
-        retry_after(&guard, error, context.settings.error_requeue)
+        retry_after(&guard, error, context.tuning.error_requeue)
     };
     let timed = move |guard: Arc<DeserializeGuard<K>>, context: Arc<Context>| {
         let started = std::time::Instant::now();
@@ -108,7 +111,7 @@ pub async fn drive<K, F, Fut>(
             result
         }
     };
-    let config = kube::runtime::controller::Config::default().concurrency(context.settings.concurrency);
+    let config = kube::runtime::controller::Config::default().concurrency(context.tuning.concurrency);
     futures::StreamExt::for_each(
         kube::runtime::Controller::for_stream(primary, store)
             .with_config(config)
@@ -129,7 +132,7 @@ pub struct Context {
     pub hosted: hosted::HostedClients,
     /// Joins and drains running in the background, one per machine.
     pub tasks: pod_machine::tasks::Tasks,
-    pub settings: Settings,
+    pub tuning: Tuning,
     pub metrics: Arc<Metrics>,
 }
 
@@ -138,7 +141,7 @@ impl Context {
         client: Client,
         caches: Caches,
         routes: Routes,
-        settings: Settings,
+        tuning: Tuning,
         metrics: Arc<Metrics>,
     ) -> Self {
         let reporter = Reporter {
@@ -151,7 +154,7 @@ impl Context {
             hosted: hosted::HostedClients::new(routes.machines.clone()),
             tasks: pod_machine::tasks::Tasks::new(routes.machines),
             caches,
-            settings,
+            tuning,
             metrics,
         }
     }
@@ -186,7 +189,7 @@ impl Context {
 }
 
 /// Run both controllers against the cluster of `client` until the process is asked to stop.
-pub async fn run(client: Client, settings: Settings, metrics: Arc<Metrics>) -> Result<(), Error> {
+pub async fn run(client: Client, tuning: Tuning, metrics: Arc<Metrics>) -> Result<(), Error> {
     let (control_planes_tx, control_planes_rx) = mpsc::unbounded_channel();
     let (machines_tx, machines_rx) = mpsc::unbounded_channel();
     let (gone_tx, mut gone_rx) = mpsc::unbounded_channel::<String>();
@@ -205,7 +208,7 @@ pub async fn run(client: Client, settings: Settings, metrics: Arc<Metrics>) -> R
     caches.synced().await.map_err(|_| Error::CachesClosed)?;
     tracing::info!("watch caches synced");
     metrics.watch(caches.clone());
-    let context = Arc::new(Context::new(client, caches, routes, settings, metrics));
+    let context = Arc::new(Context::new(client, caches, routes, tuning, metrics));
     // A control plane that is gone takes its cluster's client and Node watch with it.
     let forgetting = context.clone();
     let forget = tokio::spawn(async move {

@@ -2,16 +2,14 @@
 //! and the controllers once this replica leads.
 
 pub mod leader;
-pub mod metrics;
 pub mod serve;
 pub mod settings;
-pub mod state_metrics;
 
 pub use settings::{LogFormat, Settings};
 
 use anyhow::Context;
 
-use metrics::Metrics;
+use crate::controllers::metrics::Metrics;
 use serve::Endpoints;
 
 /// Serve metrics and probes at once; run the controllers while this replica leads (or
@@ -20,7 +18,11 @@ use serve::Endpoints;
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     init_logs(&settings)?;
     crate::api::set_default_image_repository(settings.image_repository.clone());
-    let client = crate::cli::management_client().await?;
+    // kube may already have installed ring as the process-wide provider; either is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to the management cluster (in-cluster, or KUBECONFIG)")?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "podplane operator starting");
     let metrics = Metrics::new();
     let metrics_address = &settings.metrics_bind_address;
@@ -40,7 +42,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 
     if !settings.leader_elect {
         metrics.leader.set(1);
-        return Ok(crate::controllers::run(client, settings, metrics).await?);
+        return Ok(crate::controllers::run(client, settings.tuning, metrics).await?);
     }
     let election = leader::Election::new(&client, &settings);
     tracing::info!(lease = %election.name, namespace = %election.namespace, identity = %election.identity, "joining the leader election");
@@ -51,7 +53,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(lease = %election.name, "leading: starting the controllers");
     metrics.leader.set(1);
     tokio::select! {
-        result = crate::controllers::run(client, settings, metrics) => {
+        result = crate::controllers::run(client, settings.tuning, metrics) => {
             election.release().await;
             Ok(result?)
         }

@@ -13,7 +13,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use super::metrics::Metrics;
+use crate::controllers::metrics::Metrics;
 
 /// What an address answers.
 #[derive(Clone)]

@@ -96,7 +96,7 @@ async fn reconcile_one(hcp: &HostedControlPlane, context: &Context) -> Result<Ac
     outcome?;
     let answering = report.hosted.as_ref().is_some_and(Result::is_ok);
     Ok(Action::requeue(if answering {
-        context.settings.resync_interval
+        context.tuning.resync_interval
     } else {
         NOT_ANSWERING_RECHECK
     }))

@@ -105,7 +105,7 @@ fn harness() -> Harness {
         caches,
         routes,
         Default::default(),
-        crate::operator::metrics::Metrics::new(),
+        crate::controllers::metrics::Metrics::new(),
     ));
     let mut harness = Harness {
         fake,

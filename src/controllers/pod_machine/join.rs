@@ -274,7 +274,7 @@ async fn join(
         &machine.name,
         join.command(),
         Some(&join.configuration()),
-        machine.context.settings.join_timeout,
+        machine.context.tuning.join_timeout,
     )
     .await;
     // The token has done its work (or failed to); it must not outlive the join.

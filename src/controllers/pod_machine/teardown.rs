@@ -133,7 +133,7 @@ async fn release(machine: &Machine) -> Result<Action, Error> {
 
 /// Drain the machine's Node (at most `--drain-timeout`) and say how it went.
 async fn drain(machine: &Machine, hosted: &Client) {
-    let patience = machine.context.settings.drain_timeout;
+    let patience = machine.context.tuning.drain_timeout;
     let (type_, reason, note) = match nodes::drain(hosted, &machine.name, patience).await {
         Ok(Drained::Empty) => (
             EventType::Normal,
