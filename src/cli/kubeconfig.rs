@@ -29,14 +29,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         crate::tenant::access::external_server(&client, &hcp, &namespace).await?
     };
-    let config = crate::tenant::access::admin_kubeconfig(
-        &client,
-        &hcp,
-        &namespace,
-        &server,
-        tls_name.as_deref(),
-    )
-    .await?;
+    let config =
+        crate::tenant::access::admin_kubeconfig(&client, &hcp, &namespace, &server, tls_name.as_deref())
+            .await?;
     print!("{config}");
     Ok(())
 }

@@ -10,5 +10,7 @@ mod core;
 mod crd;
 mod harness;
 mod join;
+mod operations;
+mod operations_support;
 mod operator;
 mod workers;
