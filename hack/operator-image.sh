@@ -12,9 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=hack/lib/oci.sh
 source "${PODPLANE_HACK_DIR}/lib/oci.sh"
 
-version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "${PODPLANE_ROOT}/Cargo.toml" | head -n1)"
-[[ -n "${version}" ]] || die "no version in Cargo.toml"
-IMAGE="${PODPLANE_OPERATOR_IMAGE:-docker.io/podplane/podplane:v${version}}"
+IMAGE="$(operator_image_ref)"
 
 step "cargo build --release (operator binary)"
 (cd "${PODPLANE_ROOT}" && cargo build --release --quiet --bin podplane)

@@ -95,8 +95,10 @@ node_image() {
 }
 
 image_id() { crictl inspecti -o json "$1" 2>/dev/null | jq -r '.status.id // empty'; }
+# The name hack/operator-image.sh imports (and manifests/operator.yaml runs), not the one a
+# kept cluster's Deployment may still name.
 operator_image_name() {
-  kubectl -n podplane-system get deployment podplane -o jsonpath='{.spec.template.spec.containers[0].image}' 2>/dev/null
+  operator_image_ref
 }
 
 # Which build of the operator binary containerd holds, as "<binary sha256> <image id>": the

@@ -106,3 +106,12 @@ record_failure() {
   log "FAIL: $*"
 }
 check_summary() { echo "${PASSED} passed, ${FAILED} failed"; }
+
+# operator_image_ref: the operator image's canonical name,
+# docker.io/podplane/podplane:v<Cargo.toml's version> (PODPLANE_OPERATOR_IMAGE overrides).
+operator_image_ref() {
+  local version
+  version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "${PODPLANE_ROOT}/Cargo.toml" | head -n1)"
+  [[ -n "${version}" ]] || die "no version in Cargo.toml"
+  echo "${PODPLANE_OPERATOR_IMAGE:-docker.io/podplane/podplane:v${version}}"
+}
