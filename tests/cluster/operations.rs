@@ -29,13 +29,18 @@ async fn operator_metrics_count_reconciles_and_report_certificate_expiry() {
         r#"podplane_certificate_expiry_seconds{{namespace="{}",name="m1"}}"#,
         ns.name
     );
+    // A counter moves when a reconcile ends, which may be after the Secrets it wrote are seen.
     let (pod, text) = eventually(
-        "the tenant's certificate expiry scraped",
+        "the tenant's certificate expiry and a reconcile counted",
         Duration::from_secs(90),
         || async {
             let pod = leader(&client).await.ok_or("no leader")?;
             let text = scrape(&client, &pod).await?;
             sample(&text, &expiry).ok_or(format!("no {expiry} in:\n{text}"))?;
+            let after = sample(&text, reconciles).unwrap_or(0.0);
+            if after <= before && pod == first {
+                return Err(format!("{reconciles} still {after}"));
+            }
             Ok((pod, text))
         },
     )
