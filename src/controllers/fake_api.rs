@@ -161,8 +161,29 @@ impl FakeApi {
                     .as_str()
                     .unwrap_or("generated")
                     .to_string();
-                objects.insert(format!("{path}/{name}"), body.clone());
+                let object_path = format!("{path}/{name}");
+                if objects.contains_key(&object_path) {
+                    return (409, status(409, &format!("{name} already exists")));
+                }
+                let mut body = body;
+                body["metadata"]["resourceVersion"] = "1".into();
+                objects.insert(object_path, body.clone());
                 (201, body)
+            }
+            // A replace succeeds only against the version it was based on, as the API server's does.
+            Method::PUT => {
+                let Some(stored) = objects.get(path) else {
+                    return (404, status(404, "not found"));
+                };
+                let current = stored["metadata"]["resourceVersion"].as_str().unwrap_or("0");
+                if body["metadata"]["resourceVersion"].as_str() != Some(current) {
+                    return (409, status(409, "the object has been modified"));
+                }
+                let next = current.parse::<u64>().unwrap_or(0) + 1;
+                let mut body = body;
+                body["metadata"]["resourceVersion"] = next.to_string().into();
+                objects.insert(path.into(), body.clone());
+                (200, body)
             }
             Method::DELETE => {
                 objects.remove(path);

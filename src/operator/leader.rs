@@ -25,19 +25,25 @@ pub struct Election {
     retry_period: Duration,
 }
 
+/// Who this replica is in the Lease: its Pod's name (a restarted container takes its own
+/// Lease back at once), else host and process.
+pub fn identity() -> String {
+    std::env::var("POD_NAME").unwrap_or_else(|_| {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "podplane".into());
+        format!("{host}_{}", std::process::id())
+    })
+}
+
 /// The part of a Lease that changes while its holder renews it.
 type Record = (Option<String>, Option<MicroTime>, Option<i32>);
 
 impl Election {
-    pub fn new(client: &Client, settings: &Settings) -> Self {
+    /// This replica's candidacy for the Lease `settings` name, as `identity`.
+    pub fn new(client: &Client, settings: &Settings, identity: String) -> Self {
         let namespace = settings
             .leader_election_namespace
             .clone()
             .unwrap_or_else(|| client.default_namespace().to_string());
-        let identity = std::env::var("POD_NAME").unwrap_or_else(|_| {
-            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "podplane".into());
-            format!("{host}_{}", std::process::id())
-        });
         Self {
             api: Api::namespaced(client.clone(), &namespace),
             name: settings.leader_election_id.clone(),
@@ -108,7 +114,7 @@ impl Election {
 
     /// Take or renew the Lease when it is ours, free, released or expired; `Ok(false)`
     /// while another replica holds it (or won a race for it).
-    async fn try_hold(&self, seen: &mut Option<(Record, Instant)>) -> Result<bool, kube::Error> {
+    pub(super) async fn try_hold(&self, seen: &mut Option<(Record, Instant)>) -> Result<bool, kube::Error> {
         let Some(mut lease) = self.api.get_opt(&self.name).await? else {
             let lease = Lease {
                 metadata: ObjectMeta {
@@ -116,7 +122,10 @@ impl Election {
                     namespace: Some(self.namespace.clone()),
                     ..Default::default()
                 },
-                spec: Some(self.spec(None)),
+                spec: Some(LeaseSpec {
+                    lease_transitions: Some(0),
+                    ..self.spec(None)
+                }),
             };
             return written(self.api.create(&PostParams::default(), &lease).await);
         };
@@ -168,3 +177,7 @@ fn written(result: Result<Lease, kube::Error>) -> Result<bool, kube::Error> {
 fn now() -> MicroTime {
     MicroTime(Timestamp::now())
 }
+
+#[cfg(test)]
+#[path = "leader_tests.rs"]
+mod tests;

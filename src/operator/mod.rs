@@ -16,6 +16,7 @@ use serve::Endpoints;
 /// always, without leader election). A leader that loses its Lease exits: the restarted
 /// process waits its turn with a clean state.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    settings.check().map_err(anyhow::Error::msg)?;
     init_logs(&settings)?;
     crate::api::set_default_image_repository(settings.image_repository.clone());
     // kube may already have installed ring as the process-wide provider; either is fine.
@@ -44,7 +45,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         metrics.leader.set(1);
         return Ok(crate::controllers::run(client, settings.tuning, metrics).await?);
     }
-    let election = leader::Election::new(&client, &settings);
+    let election = leader::Election::new(&client, &settings, leader::identity());
     tracing::info!(lease = %election.name, namespace = %election.namespace, identity = %election.identity, "joining the leader election");
     tokio::select! {
         () = election.acquire() => {}

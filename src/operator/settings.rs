@@ -67,6 +67,26 @@ pub struct Settings {
     pub tuning: Tuning,
 }
 
+impl Settings {
+    /// Leader-election timings that can work: the Lease counts whole seconds, and a leader
+    /// must give up before another replica may take over.
+    pub fn check(&self) -> Result<(), String> {
+        if self.lease_duration < Duration::from_secs(1) {
+            return Err("--lease-duration must be at least 1s (a Lease counts whole seconds)".into());
+        }
+        if self.renew_deadline >= self.lease_duration {
+            return Err(
+                "--renew-deadline must be shorter than --lease-duration, or two replicas could lead at once"
+                    .into(),
+            );
+        }
+        if self.retry_period >= self.renew_deadline {
+            return Err("--retry-period must be shorter than --renew-deadline".into());
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Json,
@@ -91,10 +111,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn leader_timings_that_cannot_work_are_refused() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.check(), Ok(()));
+        settings.renew_deadline = settings.lease_duration;
+        assert!(settings.check().unwrap_err().contains("--renew-deadline"));
+        settings.lease_duration = Duration::from_millis(500);
+        assert!(settings.check().unwrap_err().contains("--lease-duration"));
+    }
+
+    #[test]
     fn defaults_parse() {
         let settings = Settings::default();
         assert!(settings.leader_elect);
-        assert_eq!(settings.lease_duration, std::time::Duration::from_secs(15));
+        assert_eq!(settings.lease_duration, Duration::from_secs(15));
         assert_eq!(settings.tuning.concurrency, 16);
         assert_eq!(settings.image_repository, "registry.k8s.io");
     }
