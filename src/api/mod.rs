@@ -6,6 +6,7 @@ pub mod hosted_control_plane;
 mod hosted_control_plane_status;
 mod identity;
 mod images;
+mod machine_phase;
 pub mod pod_machine;
 
 pub use hosted_control_plane::*;

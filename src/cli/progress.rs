@@ -3,6 +3,7 @@
 
 use super::observe::Snapshot;
 use super::report::{self, Problem};
+use crate::api::PodMachine;
 use crate::api::conditions::{self, reasons};
 use crate::components::Component;
 
@@ -64,7 +65,7 @@ pub fn lines(snapshot: &Snapshot, target: Target) -> Vec<(String, String)> {
             .count();
         lines.push(("workers".into(), format!("workers {ready}/{requested} Ready")));
         for (name, machine) in requested_machines(snapshot) {
-            let phase = machine.map_or("not created yet", report::phase);
+            let phase = machine.map_or("not created yet", PodMachine::phase);
             lines.push((name.clone(), format!("{name} {phase}")));
         }
     }
@@ -118,10 +119,7 @@ pub fn unmet(snapshot: &Snapshot, target: Target) -> Vec<String> {
                 None => unmet.push(format!("PodMachine {name} does not exist yet")),
                 Some(m) if !report::worker_ready(m) => {
                     let why = report::worker_row(m).why;
-                    unmet.push(format!(
-                        "PodMachine {name} is not Ready ({}): {why}",
-                        report::phase(m)
-                    ));
+                    unmet.push(format!("PodMachine {name} is not Ready ({}): {why}", m.phase()));
                 }
                 Some(_) => {}
             }

@@ -130,49 +130,24 @@ pub fn components(snapshot: &Snapshot) -> Vec<ComponentRow> {
         .collect()
 }
 
-fn machine_condition<'a>(machine: &'a PodMachine, type_: &str) -> Option<&'a Condition> {
-    machine
-        .status
-        .as_ref()?
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_)
-}
-
-/// Where a machine is on its way to a Ready Node.
-pub fn phase(machine: &PodMachine) -> &'static str {
-    let is_true = |type_| machine_condition(machine, type_).is_some_and(|c| c.status == "True");
-    if machine.metadata.deletion_timestamp.is_some() {
-        "Deleting"
-    } else if machine.status.is_none() {
-        "Pending"
-    } else if machine.status.as_ref().is_some_and(|s| s.ready) {
-        "Ready"
-    } else if !is_true(conditions::POD_RUNNING) {
-        "Provisioning"
-    } else if !is_true(conditions::NODE_JOINED) {
-        "Joining"
-    } else {
-        "NodeNotReady"
-    }
-}
-
 /// A machine counts as a Ready worker when its status says Ready and its Node is Ready.
 pub fn worker_ready(machine: &PodMachine) -> bool {
     machine.status.as_ref().is_some_and(|s| s.ready)
-        && machine_condition(machine, conditions::NODE_READY).is_some_and(|c| c.status == "True")
+        && machine
+            .condition(conditions::NODE_READY)
+            .is_some_and(|c| c.status == "True")
 }
 
 pub fn worker_row(machine: &PodMachine) -> WorkerRow {
     let ready = worker_ready(machine);
-    let why = match machine_condition(machine, conditions::READY) {
+    let why = match machine.condition(conditions::READY) {
         Some(c) if !ready => format!("{}: {}", c.reason, c.message),
         None if !ready => "no status yet".into(),
         _ => String::new(),
     };
     WorkerRow {
         name: machine.metadata.name.clone().unwrap_or_default(),
-        phase: phase(machine).into(),
+        phase: machine.phase().into(),
         node: machine
             .status
             .as_ref()

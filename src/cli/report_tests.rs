@@ -94,12 +94,12 @@ fn phases_follow_the_first_condition_not_true() {
         &[("PodRunning", true, "Running"), ("NodeJoined", false, "Joining")],
         false,
     );
-    assert_eq!(phase(&joining), "Joining");
+    assert_eq!(joining.phase(), "Joining");
     assert_eq!(
-        phase(&machine("w", &[("PodRunning", false, "PodScheduling")], false)),
+        machine("w", &[("PodRunning", false, "PodScheduling")], false).phase(),
         "Provisioning"
     );
-    assert_eq!(phase(&ready_machine("w")), "Ready");
+    assert_eq!(ready_machine("w").phase(), "Ready");
     let row = worker_row(&joining);
     assert!(!row.ready);
     assert_eq!(row.why, "no status yet", "a machine without a Ready condition");

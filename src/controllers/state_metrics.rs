@@ -13,8 +13,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use time::OffsetDateTime;
 
-use crate::api::conditions::{NODE_JOINED, POD_RUNNING, READY};
-use crate::api::{HostedControlPlane, PodMachine};
+use crate::api::HostedControlPlane;
+use crate::api::conditions::READY;
 use crate::contract::{INSTANCE, MANAGED_BY, MANAGER, TLS_CERT};
 use crate::controllers::cache::Caches;
 use crate::pki::inspect::ParsedCert;
@@ -74,12 +74,12 @@ impl Collector for StateCollector {
         let by_phase = Family::<Labels, Gauge>::default();
         for machine in &machines {
             by_phase
-                .get_or_create(&vec![("phase", machine_phase(machine).to_string())])
+                .get_or_create(&vec![("phase", machine.phase().to_string())])
                 .inc();
         }
         by_phase.encode(encoder.encode_descriptor(
             "pod_machines",
-            "PodMachines by phase (Pending, Running, Joined, Ready, Failed, Deleting)",
+            "PodMachines by phase (Pending, Provisioning, Joining, NodeNotReady, Ready, Failed, Deleting)",
             None,
             by_phase.metric_type(),
         )?)?;
@@ -111,35 +111,6 @@ fn ready_status(hcp: &HostedControlPlane) -> &str {
         .as_ref()
         .and_then(|s| s.conditions.iter().find(|c| c.type_ == READY))
         .map_or("Unknown", |c| c.status.as_str())
-}
-
-/// One word for where a machine is on its way to a Ready Node.
-pub fn machine_phase(machine: &PodMachine) -> &'static str {
-    if machine.metadata.deletion_timestamp.is_some() {
-        return "Deleting";
-    }
-    let status = machine.status.clone().unwrap_or_default();
-    let holds = |type_: &str| {
-        status
-            .conditions
-            .iter()
-            .any(|c| c.type_ == type_ && c.status == "True")
-    };
-    let failed = status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == READY && c.status == "False" && c.reason.ends_with("Failed"));
-    if status.ready {
-        "Ready"
-    } else if failed {
-        "Failed"
-    } else if holds(NODE_JOINED) {
-        "Joined"
-    } else if holds(POD_RUNNING) {
-        "Running"
-    } else {
-        "Pending"
-    }
 }
 
 /// The soonest `notAfter` among the certificates podplane keeps for each control plane,
