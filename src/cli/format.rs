@@ -79,31 +79,10 @@ pub fn age_since(created: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1
 
 /// `90s`, `10m`, `1h30m`, or a plain number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("{text:?} is not a duration: use e.g. 90s, 10m or 1h30m");
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
+    match text.parse::<u64>() {
+        Ok(seconds) => Ok(Duration::from_secs(seconds)),
+        Err(_) => crate::controllers::tuning::duration(text),
     }
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            _ => return Err(bad()),
-        };
-        let value: u64 = number.parse().map_err(|_| bad())?;
-        total += value * unit;
-        number.clear();
-    }
-    if !number.is_empty() || text.is_empty() {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs(total))
 }
 
 /// The tag (or digest) of an image reference: `registry.k8s.io/etcd:3.6.8-0` → `3.6.8-0`.

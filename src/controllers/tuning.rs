@@ -39,23 +39,33 @@ impl Default for Tuning {
     }
 }
 
-/// A duration written as `500ms`, `10s`, `5m` or `1h`.
+/// A duration written with units, as Go and kubectl write them: `500ms`, `10s`, `5m`, `1h`,
+/// `1h30m`.
 pub fn duration(text: &str) -> Result<Duration, String> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{text:?} has no unit: write 500ms, 10s, 5m or 1h"))?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} does not start with a whole number"))?;
-    let millis = match unit {
-        "ms" => 1,
-        "s" => 1000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        _ => return Err(format!("{text:?}: unit must be ms, s, m or h")),
-    };
-    Ok(Duration::from_millis(number * millis))
+    let no_unit = || format!("{text:?} has no unit: write 500ms, 10s, 5m, 1h or 1h30m");
+    if text.is_empty() {
+        return Err(no_unit());
+    }
+    let mut rest = text;
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(no_unit)?;
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("{text:?}: every unit must follow a whole number"))?;
+        rest = &rest[digits..];
+        let unit = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let millis = match &rest[..unit] {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            _ => return Err(format!("{text:?}: unit must be ms, s, m or h")),
+        };
+        total += Duration::from_millis(number * millis);
+        rest = &rest[unit..];
+    }
+    Ok(total)
 }
 
 #[cfg(test)]
