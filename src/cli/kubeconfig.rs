@@ -1,7 +1,5 @@
 //! `podplane kubeconfig NAME`: an admin kubeconfig for a hosted cluster.
 
-use anyhow::Context;
-
 #[derive(clap::Args)]
 pub struct Args {
     /// Name of the HostedControlPlane.
@@ -15,15 +13,9 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let client = super::management_client().await?;
-    let namespace = args
-        .namespace
-        .unwrap_or_else(|| client.default_namespace().to_string());
+    let (client, namespace) = super::connect(args.namespace).await?;
     let name = &args.name;
-    let hcp = kube::Api::<crate::api::HostedControlPlane>::namespaced(client.clone(), &namespace)
-        .get(name)
-        .await
-        .with_context(|| format!("HostedControlPlane {namespace}/{name}"))?;
+    let hcp = super::observe::get(&client, &namespace, name).await?;
     let (server, tls_name) = if args.internal {
         (hcp.in_cluster_server(), None)
     } else {

@@ -66,11 +66,10 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-/// A client for the management cluster of the current kubeconfig (or in-cluster).
-pub async fn management_client() -> anyhow::Result<kube::Client> {
-    // kube may already have installed ring as the process-wide provider; either is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    kube::Client::try_default()
-        .await
-        .context("connecting to the management cluster (is KUBECONFIG set, or the current context right?)")
+/// A client for the management cluster, and the namespace to work in: `namespace` when
+/// given, else the current context's.
+pub async fn connect(namespace: Option<String>) -> anyhow::Result<(kube::Client, String)> {
+    let client = crate::operator::management_client().await?;
+    let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
+    Ok((client, namespace))
 }

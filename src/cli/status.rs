@@ -21,10 +21,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let client = super::management_client().await?;
-    let namespace = args
-        .namespace
-        .unwrap_or_else(|| client.default_namespace().to_string());
+    let (client, namespace) = super::connect(args.namespace).await?;
     let text = match args.name {
         Some(name) => one_screen(&observe::snapshot(&client, &namespace, &name, true).await?),
         None => {

@@ -27,10 +27,7 @@ pub struct Args {
 const POLL: Duration = Duration::from_secs(1);
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let client = super::management_client().await?;
-    let namespace = args
-        .namespace
-        .unwrap_or_else(|| client.default_namespace().to_string());
+    let (client, namespace) = super::connect(args.namespace).await?;
     let name = &args.name;
     let start = Instant::now();
     let say = |text: &str| println!("[{:>3}s] {text}", start.elapsed().as_secs());

@@ -19,11 +19,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     settings.check().map_err(anyhow::Error::msg)?;
     init_logs(&settings)?;
     crate::api::set_default_image_repository(settings.image_repository.clone());
-    // kube may already have installed ring as the process-wide provider; either is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = kube::Client::try_default()
-        .await
-        .context("connecting to the management cluster (in-cluster, or KUBECONFIG)")?;
+    let client = management_client().await?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "podplane operator starting");
     let metrics = Metrics::new();
     let metrics_address = &settings.metrics_bind_address;
@@ -62,6 +58,15 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             anyhow::bail!("lost the leader Lease {}/{}: {why}; exiting so that a restart rejoins the election", election.namespace, election.name)
         }
     }
+}
+
+/// A client for the management cluster: in-cluster, or the current kubeconfig's.
+pub async fn management_client() -> anyhow::Result<kube::Client> {
+    // kube may already have installed ring as the process-wide provider; either is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    kube::Client::try_default()
+        .await
+        .context("connecting to the management cluster (is KUBECONFIG set, or the current context right?)")
 }
 
 /// Resolves on SIGTERM or Ctrl-C (the controllers stop on the same signals).
