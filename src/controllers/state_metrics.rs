@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::TypedMetric;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use time::OffsetDateTime;
@@ -42,18 +43,10 @@ impl Collector for StateCollector {
         let Some(caches) = self.caches.get() else {
             return Ok(());
         };
-        let control_planes: Vec<_> = caches
-            .control_planes
-            .state()
-            .iter()
-            .filter_map(|guard| guard.0.as_ref().ok().cloned())
-            .collect();
-        let machines: Vec<_> = caches
-            .machines
-            .state()
-            .iter()
-            .filter_map(|guard| guard.0.as_ref().ok().cloned())
-            .collect();
+        let control_planes = caches.control_planes.state();
+        let control_planes: Vec<&HostedControlPlane> =
+            control_planes.iter().filter_map(|g| g.0.as_ref().ok()).collect();
+        let machines = caches.machines.state();
 
         let by_ready = Family::<Labels, Gauge>::default();
         for status in ["True", "False", "Unknown"] {
@@ -64,25 +57,25 @@ impl Collector for StateCollector {
                 .get_or_create(&vec![("ready", ready_status(hcp).to_string())])
                 .inc();
         }
-        by_ready.encode(encoder.encode_descriptor(
+        emit(
+            &mut encoder,
             "hosted_control_planes",
             "HostedControlPlanes by the status of their Ready condition",
-            None,
-            by_ready.metric_type(),
-        )?)?;
+            &by_ready,
+        )?;
 
         let by_phase = Family::<Labels, Gauge>::default();
-        for machine in &machines {
+        for machine in machines.iter().filter_map(|g| g.0.as_ref().ok()) {
             by_phase
                 .get_or_create(&vec![("phase", machine.phase().to_string())])
                 .inc();
         }
-        by_phase.encode(encoder.encode_descriptor(
+        emit(
+            &mut encoder,
             "pod_machines",
             "PodMachines by phase (Pending, Provisioning, Joining, NodeNotReady, Ready, Failed, Deleting)",
-            None,
-            by_phase.metric_type(),
-        )?)?;
+            &by_phase,
+        )?;
 
         let expiry = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
         let soonest = soonest_expiry(&caches.secrets.state());
@@ -96,14 +89,23 @@ impl Collector for StateCollector {
                     .set((*not_after - now).as_seconds_f64());
             }
         }
-        expiry.encode(encoder.encode_descriptor(
+        emit(
+            &mut encoder,
             "certificate_expiry_seconds",
             "Seconds until the soonest certificate of a control plane expires",
-            None,
-            expiry.metric_type(),
-        )?)?;
-        Ok(())
+            &expiry,
+        )
     }
+}
+
+/// One metric family, described and encoded.
+fn emit<M: EncodeMetric + TypedMetric>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    metric: &M,
+) -> Result<(), std::fmt::Error> {
+    metric.encode(encoder.encode_descriptor(name, help, None, M::TYPE)?)
 }
 
 fn ready_status(hcp: &HostedControlPlane) -> &str {
