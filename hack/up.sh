@@ -95,11 +95,6 @@ node_image() {
 }
 
 image_id() { crictl inspecti -o json "$1" 2>/dev/null | jq -r '.status.id // empty'; }
-# The name hack/operator-image.sh imports (and manifests/operator.yaml runs), not the one a
-# kept cluster's Deployment may still name.
-operator_image_name() {
-  operator_image_ref
-}
 
 # Which build of the operator binary containerd holds, as "<binary sha256> <image id>": the
 # image is imported again only when the binary changed or containerd holds another image
@@ -110,7 +105,7 @@ operator_image() {
   local image sum
   cargo build --release --quiet --bin podplane
   sum="$(sha256sum "${PODPLANE}" | cut -d' ' -f1)"
-  image="$(operator_image_name)"
+  image="$(operator_image_ref)"
   if [[ -n "${image}" && -f "${OPERATOR_STAMP}" && "$(cat "${OPERATOR_STAMP}")" == "${sum} $(image_id "${image}")" ]]; then
     note "${image}: this build is in containerd already"
     return 0
@@ -122,7 +117,7 @@ operator_image() {
 install_podplane() {
   local image want selector running
   hack/capi.sh init
-  image="$(operator_image_name)"
+  image="$(operator_image_ref)"
   want="$(image_id "${image}")"
   selector="$(kubectl -n podplane-system get deployment podplane -o json |
     jq -r '.spec.selector.matchLabels | to_entries | map("\(.key)=\(.value)") | join(",")')"

@@ -5,11 +5,10 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use kube::api::{Patch, PatchParams};
-use podplane::api::HostedControlPlane;
 use serde_json::json;
 
 use crate::harness::TestNamespace;
+use crate::operator::{apply, hcp};
 
 struct Run {
     ok: bool,
@@ -49,30 +48,12 @@ async fn podplane(args: &[&str]) -> Run {
     run(Path::new(env!("CARGO_BIN_EXE_podplane")), args, &[]).await
 }
 
-async fn apply(ns: &TestNamespace, name: &str, spec: serde_json::Value) {
-    let object = json!({
-        "apiVersion": "controlplane.podplane.dev/v1alpha1",
-        "kind": "HostedControlPlane",
-        "metadata": {"name": name},
-        "spec": spec,
-    });
-    ns.api::<HostedControlPlane>()
-        .patch(name, &PatchParams::apply("kubectl"), &Patch::Apply(&object))
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 #[ignore = "needs the local cluster with the operator: hack/test.sh"]
 async fn wait_then_status_show_a_ready_control_plane_and_its_worker() {
     let ns = TestNamespace::with_pod_security("podplane-cli", Some("privileged")).await;
     let version = podplane::versions::DEFAULT_KUBERNETES_VERSION;
-    apply(
-        &ns,
-        "cli",
-        json!({"version": version, "workers": {"replicas": 1}}),
-    )
-    .await;
+    apply(&ns, &hcp("cli", json!({"workers": {"replicas": 1}}))).await;
 
     let wait = podplane(&[
         "wait",
@@ -216,15 +197,9 @@ async fn a_missing_control_plane_is_named_with_the_way_to_find_it() {
 #[ignore = "needs the local cluster with the operator: hack/test.sh"]
 async fn wait_gives_up_naming_what_is_not_ready() {
     let ns = TestNamespace::new("podplane-cli-timeout").await;
-    let version = podplane::versions::DEFAULT_KUBERNETES_VERSION;
     // An API server image nobody has: the control plane cannot become Ready.
     let image = "registry.k8s.io/kube-apiserver:v0.0.0-missing";
-    apply(
-        &ns,
-        "stuck",
-        json!({"version": version, "apiServer": {"image": image}}),
-    )
-    .await;
+    apply(&ns, &hcp("stuck", json!({"apiServer": {"image": image}}))).await;
 
     let started = std::time::Instant::now();
     let wait = podplane(&["wait", "stuck", "-n", &ns.name, "--timeout", "45s"]).await;
