@@ -45,7 +45,7 @@ fn main() {
 
         let start = Instant::now();
         for _ in 0..RUNS {
-            std::hint::black_box(podplane::render::all(&hcp, &issued));
+            std::hint::black_box(podplane::render::all(&hcp, &issued, None));
         }
         let render = per_run(start.elapsed());
 

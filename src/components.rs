@@ -49,6 +49,21 @@ pub const SCHEDULER_PORT: Port = Port {
     name: "https",
     number: 10259,
 };
+/// The konnectivity server (a sidecar of the API server) accepts agents here.
+pub const TUNNEL_AGENT_PORT: Port = Port {
+    name: "konnectivity",
+    number: 8132,
+};
+/// The konnectivity server's metrics and admin endpoints.
+pub const TUNNEL_ADMIN_PORT: Port = Port {
+    name: "tunnel-admin",
+    number: 8133,
+};
+/// The konnectivity server's health endpoints.
+pub const TUNNEL_HEALTH_PORT: Port = Port {
+    name: "tunnel-health",
+    number: 8134,
+};
 
 /// One of a control plane's PKI Secrets, by what it holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +84,12 @@ pub enum PkiSecret {
     ApiServerEtcdClient,
     /// The client certificate the API server presents to aggregated API servers.
     FrontProxyClient,
+    /// Signs the konnectivity server's certificate for agents and the agents' certificate.
+    TunnelCa,
+    /// The konnectivity server's certificate, presented to agents.
+    TunnelServer,
+    /// The client certificate konnectivity agents present (copied into the hosted cluster).
+    TunnelAgent,
     /// Serving certificate of an etcd member.
     EtcdServer(usize),
     /// Peer certificate of an etcd member.
@@ -114,6 +135,9 @@ const API_SERVER_FILES: &[PkiFile] = &[
     file(FrontProxyClient, TLS_KEY, "pki/front-proxy-client.key"),
     file(ServiceAccountKey, TLS_CERT, "pki/sa.pub"),
     file(ServiceAccountKey, TLS_KEY, "pki/sa.key"),
+    file(TunnelCa, TLS_CERT, "konnectivity/ca.crt"),
+    file(TunnelServer, TLS_CERT, "konnectivity/server.crt"),
+    file(TunnelServer, TLS_KEY, "konnectivity/server.key"),
 ];
 const CONTROLLER_MANAGER_FILES: &[PkiFile] = &[
     file(
@@ -193,10 +217,13 @@ pub fn etcd_member_files(member: usize) -> [PkiFile; 4] {
 
 impl PkiSecret {
     /// Every PKI Secret but the etcd members' own.
-    pub const SHARED: [PkiSecret; 11] = [
+    pub const SHARED: [PkiSecret; 14] = [
         ClusterCa,
         EtcdCa,
         FrontProxyCa,
+        TunnelCa,
+        TunnelServer,
+        TunnelAgent,
         ServiceAccountKey,
         ApiServerServing,
         ApiServerKubeletClient,
@@ -208,11 +235,12 @@ impl PkiSecret {
     ];
 
     /// The component whose Pods mount the Secret: the first in [`Component::ALL`] that does.
-    /// No Pod mounts the admin kubeconfig; it belongs to the API server it reaches.
+    /// No Pod mounts the admin kubeconfig or the agents' certificate; they belong to the
+    /// API server they reach.
     pub fn component(self) -> Component {
         match self {
             EtcdServer(_) | EtcdPeer(_) => Component::Etcd,
-            AdminKubeconfig => Component::ApiServer,
+            AdminKubeconfig | TunnelAgent => Component::ApiServer,
             shared => Component::ALL
                 .into_iter()
                 .find(|c| c.pki_files().iter().any(|f| f.secret == shared))
@@ -232,7 +260,10 @@ mod tests {
                 .iter()
                 .any(|c| c.pki_files().iter().any(|f| f.secret == secret))
         };
-        for secret in PkiSecret::SHARED.into_iter().filter(|s| *s != AdminKubeconfig) {
+        for secret in PkiSecret::SHARED
+            .into_iter()
+            .filter(|s| ![AdminKubeconfig, TunnelAgent].contains(s))
+        {
             assert!(mounted(secret), "no component mounts {secret:?}");
         }
     }

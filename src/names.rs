@@ -71,6 +71,11 @@ impl Names {
     pub fn scheduler(&self) -> String {
         self.with(Component::Scheduler.as_str())
     }
+    /// ConfigMap of the API server's egress selector (traffic into the hosted cluster goes
+    /// through the konnectivity server).
+    pub fn egress_selector(&self) -> String {
+        self.with("egress-selector")
+    }
 
     /// PodMachine (and Pod, hostname and Node) of worker `index` from `spec.workers`.
     pub fn worker(&self, index: usize) -> String {
@@ -100,6 +105,9 @@ impl Names {
             PkiSecret::ApiServerKubeletClient => self.with("apiserver-kubelet-client"),
             PkiSecret::ApiServerEtcdClient => self.with("apiserver-etcd-client"),
             PkiSecret::FrontProxyClient => self.with("front-proxy-client"),
+            PkiSecret::TunnelCa => self.with("konnectivity-ca"),
+            PkiSecret::TunnelServer => self.with("konnectivity-server"),
+            PkiSecret::TunnelAgent => self.with("konnectivity-agent"),
             PkiSecret::EtcdServer(member) => format!("{}-server", self.etcd_member(member)),
             PkiSecret::EtcdPeer(member) => format!("{}-peer", self.etcd_member(member)),
             PkiSecret::ControllerManagerKubeconfig => self.with("controller-manager-kubeconfig"),
@@ -123,6 +131,7 @@ impl Names {
             self.api_server(),
             self.controller_manager(),
             self.scheduler(),
+            self.egress_selector(),
         ];
         names.extend(PkiSecret::SHARED.map(|secret| self.pki_secret(secret)));
         for index in 0..etcd_members {

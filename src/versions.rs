@@ -9,6 +9,16 @@ pub const ETCD_IMAGE_TAG: &str = "3.6.8-0";
 /// CoreDNS image tag of the hosted clusters' DNS addon (what kubeadm of that release uses).
 pub const COREDNS_VERSION: &str = "v1.14.2";
 
+/// Konnectivity (apiserver-network-proxy): the server beside each hosted API server and
+/// the agents in the hosted cluster.
+pub const KONNECTIVITY_VERSION: &str = "v0.34.0";
+
+/// flannel, the hosted clusters' default Pod network.
+pub const FLANNEL_VERSION: &str = "v0.28.10";
+
+/// metrics-server, the optional `kubectl top` addon.
+pub const METRICS_SERVER_VERSION: &str = "v0.9.0";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -27,5 +37,8 @@ mod tests {
         assert_eq!(DEFAULT_KUBERNETES_VERSION, pinned("KUBE_VERSION"));
         assert_eq!(ETCD_IMAGE_TAG, pinned("ETCD_IMAGE_TAG"));
         assert_eq!(COREDNS_VERSION, pinned("COREDNS_VERSION"));
+        assert_eq!(KONNECTIVITY_VERSION, pinned("KONNECTIVITY_VERSION"));
+        assert_eq!(FLANNEL_VERSION, pinned("FLANNEL_VERSION"));
+        assert_eq!(METRICS_SERVER_VERSION, pinned("METRICS_SERVER_VERSION"));
     }
 }

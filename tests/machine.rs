@@ -115,7 +115,6 @@ fn the_join_configuration_pins_the_ca_and_sets_the_provider_id() {
         token: &token,
         ca_cert_hash: "sha256:00",
         provider_id: "podplane://tenant-a/demo-worker-0",
-        cluster_pod_cidr: "10.244.0.0/16",
     };
     let config: serde_json::Value = serde_yaml::from_str(&join.configuration()).unwrap();
     assert_eq!(config["kind"], "JoinConfiguration");
@@ -167,7 +166,7 @@ fn spec_workers_becomes_that_many_owned_machines() {
         time::OffsetDateTime::now_utc(),
     )
     .unwrap();
-    let machines: Vec<PodMachine> = podplane::render::all(&hcp, &pki)
+    let machines: Vec<PodMachine> = podplane::render::all(&hcp, &pki, None)
         .into_iter()
         .filter_map(|c| match c {
             Child::PodMachine(m) => Some(*m),
@@ -189,7 +188,7 @@ fn spec_workers_becomes_that_many_owned_machines() {
         );
     }
     let none = common::with_spec("demo", "version: v1.36.3");
-    let rendered = podplane::render::all(&none, &pki);
+    let rendered = podplane::render::all(&none, &pki, None);
     assert!(!rendered.iter().any(|c| matches!(c, Child::PodMachine(_))));
 }
 

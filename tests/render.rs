@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 fn render(hcp: &HostedControlPlane) -> Vec<Child> {
     let required = pki::assets::required(hcp, &[]);
     let issued = pki::issue(&required, &SecretSet::new(), OffsetDateTime::now_utc()).unwrap();
-    render::all(hcp, &issued)
+    render::all(hcp, &issued, None)
 }
 
 fn deployments(children: &[Child]) -> Vec<&Deployment> {

@@ -19,6 +19,10 @@ pub const CONTROLLER_MANAGER_AVAILABLE: &str = "ControllerManagerAvailable";
 /// The kube-scheduler Deployment is available.
 pub const SCHEDULER_AVAILABLE: &str = "SchedulerAvailable";
 
+/// Konnectivity agents in the hosted cluster are connected to every API server's
+/// konnectivity server, so the API server reaches webhooks, aggregated APIs and kubelets.
+pub const TUNNEL_AVAILABLE: &str = "TunnelAvailable";
+
 /// The last reconcile applied every child (and reached the hosted cluster), or why not.
 pub const SYNCED: &str = "Synced";
 
@@ -52,6 +56,10 @@ pub mod reasons {
     pub const APPLIED: &str = "Applied";
     pub const APPLY_FAILED: &str = "ApplyFailed";
     pub const ADDONS_FAILED: &str = "AddonsFailed";
+    // TunnelAvailable
+    pub const AGENTS_CONNECTED: &str = "AgentsConnected";
+    pub const NO_AGENTS: &str = "NoAgents";
+    pub const NO_SERVER: &str = "NoServer";
     // Events of a HostedControlPlane
     pub const CERTIFICATES_ISSUED: &str = "CertificatesIssued";
     pub const DRIFT_REVERTED: &str = "DriftReverted";

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use super::addons::{AddonsSpec, Cni};
 use super::hosted_control_plane_status::HostedControlPlaneStatus;
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -105,6 +106,10 @@ pub struct HostedControlPlaneSpec {
     /// Worker nodes podplane creates as PodMachines named `<name>-worker-<index>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workers: Option<WorkersSpec>,
+
+    /// Optional addons in the hosted cluster.
+    #[serde(default, skip_serializing_if = "AddonsSpec::is_empty")]
+    pub addons: AddonsSpec,
 }
 
 /// Worker nodes owned by the control plane, for use without Cluster API.
@@ -196,6 +201,12 @@ pub struct NetworkSpec {
     #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')").message("spec.network.dnsDomain must be a lowercase DNS name such as cluster.local"))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.network.dnsDomain is immutable"))]
     pub dns_domain: String,
+
+    /// The Pod network podplane installs: `flannel`, or `none` to install your own.
+    /// Immutable.
+    #[serde(default)]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.network.cni is immutable: create a new HostedControlPlane to change the Pod network"))]
+    pub cni: Cni,
 }
 
 /// How the API server Service is exposed.
@@ -221,6 +232,7 @@ pub struct ApiServerServiceSpec {
     /// Service port of the API server.
     #[serde(default = "default_service_port")]
     #[x_kube(validation = Rule::new("self >= 1 && self <= 65535").message("spec.service.port must be between 1 and 65535"))]
+    #[x_kube(validation = Rule::new("self != 8132").message("spec.service.port must not be 8132: the Service serves the konnectivity agents there"))]
     pub port: i32,
     /// Fixed node port (NodePort and LoadBalancer only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -307,6 +319,7 @@ impl Default for NetworkSpec {
             service_cidr: default_service_cidr(),
             pod_cidr: default_pod_cidr(),
             dns_domain: default_dns_domain(),
+            cni: Cni::default(),
         }
     }
 }

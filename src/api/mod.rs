@@ -1,5 +1,6 @@
 //! Custom resource types served by podplane.
 
+pub mod addons;
 pub mod cluster_api;
 pub mod conditions;
 pub mod hosted_control_plane;
@@ -9,6 +10,7 @@ mod images;
 mod machine_phase;
 pub mod pod_machine;
 
+pub use addons::{AddonsSpec, Cni};
 pub use hosted_control_plane::*;
 pub use hosted_control_plane_status::*;
 pub use images::{DEFAULT_IMAGE_REPOSITORY, set_default_image_repository};

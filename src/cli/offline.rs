@@ -28,7 +28,7 @@ pub fn render(args: &RenderArgs) -> anyhow::Result<()> {
     let required = crate::pki::assets::required(&hcp, &[]);
     let pki = crate::pki::issue(&required, &Default::default(), time::OffsetDateTime::now_utc())
         .context("issuing certificates")?;
-    let objects = crate::render::all(&hcp, &pki);
+    let objects = crate::render::all(&hcp, &pki, None);
     print!("{}", crate::manifest::to_yaml_documents(&objects)?);
     Ok(())
 }

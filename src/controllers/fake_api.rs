@@ -152,6 +152,12 @@ impl FakeApi {
                     (200, object.clone())
                 }
                 None => {
+                    let mut body = body;
+                    // The API server gives a Service its cluster IP and keeps it.
+                    if path.contains("/services/") {
+                        let kept = objects.get(path).map(|o| o["spec"]["clusterIP"].clone());
+                        body["spec"]["clusterIP"] = kept.unwrap_or_else(|| "10.128.0.42".into());
+                    }
                     objects.insert(path.into(), body.clone());
                     (200, body)
                 }

@@ -6,10 +6,6 @@ use sha2::{Digest, Sha256};
 use super::token::BootstrapToken;
 
 const JOIN_SCRIPT: &str = include_str!("join.sh");
-const NETWORK_SCRIPT: &str = include_str!("network.sh");
-
-/// Where the node's network loop finds its kubeconfig (see `network.sh`).
-pub const NETWORK_KUBECONFIG: &str = "/etc/podplane/network.kubeconfig";
 
 /// kubeadm's check that cannot pass on a cgroup v1 host, even with the kubelet's
 /// `failCgroupV1: false` (which the cluster's kubelet-config sets).
@@ -25,8 +21,6 @@ pub struct Join<'a> {
     /// `sha256:<hex>` of the cluster CA's public key.
     pub ca_cert_hash: &'a str,
     pub provider_id: &'a str,
-    /// The hosted cluster's Pod range (`spec.network.podCIDR`).
-    pub cluster_pod_cidr: &'a str,
 }
 
 impl Join<'_> {
@@ -57,48 +51,21 @@ impl Join<'_> {
 
     /// The command run in the node container (the configuration goes to its stdin).
     pub fn command(&self) -> Vec<String> {
-        script_command("join", self.node, self.cluster_pod_cidr, &[])
+        script_command("join", self.node, &[])
     }
 }
 
 /// The command that runs Cluster API bootstrap data in the node container of `node` (the
 /// script from [`super::cloud_init::script`] goes to its stdin), once: a node that has the
 /// bootstrap sentinel is left alone.
-pub fn bootstrap_command(node: &str, cluster_pod_cidr: &str, provider_id: &str) -> Vec<String> {
-    script_command("bootstrap", node, cluster_pod_cidr, &[provider_id])
+pub fn bootstrap_command(node: &str, provider_id: &str) -> Vec<String> {
+    script_command("bootstrap", node, &[provider_id])
 }
 
-fn script_command(mode: &str, node: &str, cluster_pod_cidr: &str, extra: &[&str]) -> Vec<String> {
-    let mut command: Vec<String> = [
-        "sh",
-        "-c",
-        JOIN_SCRIPT,
-        mode,
-        node,
-        cluster_pod_cidr,
-        NETWORK_SCRIPT,
-    ]
-    .map(String::from)
-    .to_vec();
+fn script_command(mode: &str, node: &str, extra: &[&str]) -> Vec<String> {
+    let mut command: Vec<String> = ["sh", "-c", JOIN_SCRIPT, mode, node].map(String::from).to_vec();
     command.extend(extra.iter().map(|s| s.to_string()));
     command
-}
-
-/// The network loop's kubeconfig: the ServiceAccount `token`, trusting `ca_pem`.
-pub fn network_kubeconfig(server: &str, ca_pem: &[u8], token: &str) -> String {
-    use base64::Engine;
-    let config = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "hosted", "cluster": {
-            "server": server,
-            "certificate-authority-data": base64::engine::general_purpose::STANDARD.encode(ca_pem),
-        }}],
-        "users": [{"name": "podplane-node-network", "user": {"token": token}}],
-        "contexts": [{"name": "hosted", "context": {"cluster": "hosted", "user": "podplane-node-network"}}],
-        "current-context": "hosted",
-    });
-    serde_yaml::to_string(&config).expect("JSON values serialize as YAML")
 }
 
 /// The command that writes stdin to `path`, readable by root only.

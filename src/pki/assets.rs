@@ -8,7 +8,7 @@ use crate::contract::CLUSTER_API_SECRET_TYPE;
 use crate::names::Names;
 use crate::network::first_service_ip;
 
-/// One of the three certificate authorities of a control plane.
+/// One of the four certificate authorities of a control plane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum CaKind {
     /// Signs the API server, clients and kubelets.
@@ -17,6 +17,10 @@ pub enum CaKind {
     Etcd,
     /// Signs the API server's client certificate for aggregated APIs.
     FrontProxy,
+    /// Signs the konnectivity server's certificate for agents and the agents' client
+    /// certificate: its own authority, so no other certificate of the cluster (a kubelet's,
+    /// say) can register as an agent and receive the API server's traffic.
+    Tunnel,
 }
 
 impl CaKind {
@@ -25,6 +29,7 @@ impl CaKind {
             CaKind::Cluster => "kubernetes",
             CaKind::Etcd => "etcd-ca",
             CaKind::FrontProxy => "front-proxy-ca",
+            CaKind::Tunnel => "konnectivity-ca",
         }
     }
 }
@@ -147,6 +152,7 @@ pub fn required(hcp: &HostedControlPlane, extra_api_server_sans: &[String]) -> V
         authority(PkiSecret::ClusterCa, CaKind::Cluster),
         authority(PkiSecret::EtcdCa, CaKind::Etcd),
         authority(PkiSecret::FrontProxyCa, CaKind::FrontProxy),
+        authority(PkiSecret::TunnelCa, CaKind::Tunnel),
         Asset::new(
             &names,
             PkiSecret::ServiceAccountKey,
@@ -156,6 +162,16 @@ pub fn required(hcp: &HostedControlPlane, extra_api_server_sans: &[String]) -> V
         certificate(
             PkiSecret::ApiServerServing,
             api_server_serving(hcp, &names, &namespace, extra_api_server_sans),
+        ),
+        certificate(PkiSecret::TunnelServer, {
+            let mut leaf = api_server_serving(hcp, &names, &namespace, extra_api_server_sans);
+            leaf.common_name = "konnectivity-server".into();
+            leaf.issuer = CaKind::Tunnel;
+            leaf
+        }),
+        certificate(
+            PkiSecret::TunnelAgent,
+            LeafSpec::client("konnectivity-agent", None, CaKind::Tunnel),
         ),
         certificate(
             PkiSecret::ApiServerKubeletClient,

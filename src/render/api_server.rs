@@ -3,9 +3,11 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{EmptyDirVolumeSource, EnvVar, EnvVarSource, ObjectFieldSelector, Volume};
 
+use std::net::IpAddr;
+
 use super::pod;
 use super::workload;
-use super::{etcd, flags, images};
+use super::{etcd, flags, images, tunnel};
 use crate::api::HostedControlPlane;
 use crate::components::{API_SERVER_PORT, Component};
 use crate::names::Names;
@@ -13,16 +15,31 @@ use crate::names::Names;
 const CONFIG_DIR: &str = "/etc/kubernetes";
 
 /// Command line of the API server; every file it names lives under [`CONFIG_DIR`].
-pub fn command(hcp: &HostedControlPlane) -> Vec<String> {
+/// `address` is the cluster IP of its Service in the management cluster: the address it
+/// publishes (its certificate names it), which stays the same across Pod restarts and
+/// replicas. Without one (an offline render) it advertises its Pod IP.
+pub fn command(hcp: &HostedControlPlane, address: Option<IpAddr>) -> Vec<String> {
     let network = &hcp.spec.network;
     let pki = |file: &str| format!("{CONFIG_DIR}/pki/{file}");
+    let kubernetes_service = format!("https://kubernetes.default.svc.{}", network.dns_domain);
     let base = vec![
-        ("advertise-address", "$(POD_IP)".into()),
+        (
+            "advertise-address",
+            address.map_or_else(|| "$(POD_IP)".into(), |a| a.to_string()),
+        ),
         ("allow-privileged", "true".into()),
         ("authorization-mode", "Node,RBAC".into()),
         ("client-ca-file", pki("ca.crt")),
         ("enable-admission-plugins", "NodeRestriction".into()),
         ("enable-bootstrap-token-auth", "true".into()),
+        (
+            "egress-selector-config-file",
+            format!("{CONFIG_DIR}/{}", tunnel::EGRESS_KEY),
+        ),
+        // podplane writes the `kubernetes` Service's endpoints in the hosted cluster (the
+        // Service's address, whatever the number of API servers): each API server would
+        // otherwise publish the one address they share and withdraw it when it stops.
+        ("endpoint-reconciler-type", "none".into()),
         ("etcd-cafile", pki("etcd/ca.crt")),
         ("etcd-certfile", pki("apiserver-etcd-client.crt")),
         ("etcd-keyfile", pki("apiserver-etcd-client.key")),
@@ -42,9 +59,12 @@ pub fn command(hcp: &HostedControlPlane) -> Vec<String> {
         ("requestheader-group-headers", "X-Remote-Group".into()),
         ("requestheader-username-headers", "X-Remote-User".into()),
         ("secure-port", API_SERVER_PORT.number.to_string()),
+        ("service-account-issuer", kubernetes_service.clone()),
+        // Where the discovery document sends clients for the keys: a name the serving
+        // certificate holds and Pods resolve, not the advertised address.
         (
-            "service-account-issuer",
-            format!("https://kubernetes.default.svc.{}", network.dns_domain),
+            "service-account-jwks-uri",
+            format!("{kubernetes_service}/openid/v1/jwks"),
         ),
         ("service-account-key-file", pki("sa.pub")),
         ("service-account-signing-key-file", pki("sa.key")),
@@ -59,16 +79,22 @@ pub fn command(hcp: &HostedControlPlane) -> Vec<String> {
 
 /// The files the API server reads, from the control plane's Secrets.
 fn config_volume(names: &Names) -> Volume {
-    pod::projected_volume("config", pod::pki_files(names, Component::ApiServer.pki_files()))
+    let mut files = pod::pki_files(names, Component::ApiServer.pki_files());
+    files.push(pod::config_map_file(
+        names.egress_selector(),
+        tunnel::EGRESS_KEY,
+        tunnel::EGRESS_KEY,
+    ));
+    pod::projected_volume("config", files)
 }
 
-pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
+pub fn deployment(hcp: &HostedControlPlane, address: Option<IpAddr>) -> Deployment {
     let names = hcp.names();
     let spec = &hcp.spec.api_server;
     let mut container = pod::container(
         Component::ApiServer,
         images::component(hcp, spec, Component::ApiServer),
-        command(hcp),
+        command(hcp, address),
     );
     container.env = Some(vec![EnvVar {
         name: "POD_IP".into(),
@@ -84,6 +110,7 @@ pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
     container.volume_mounts = Some(vec![
         pod::read_only_mount("config", CONFIG_DIR),
         pod::writable_mount("tmp", "/tmp"),
+        pod::writable_mount(tunnel::SOCKET_VOLUME, tunnel::SOCKET_DIR),
     ]);
     pod::probe(
         &mut container,
@@ -101,11 +128,15 @@ pub fn deployment(hcp: &HostedControlPlane) -> Deployment {
         empty_dir: Some(EmptyDirVolumeSource::default()),
         ..Default::default()
     };
-    workload::replicated(
+    let mut deployment = workload::replicated(
         hcp,
         names.api_server(),
         Component::ApiServer,
         container,
-        vec![config_volume(&names), tmp],
-    )
+        vec![config_volume(&names), tmp, tunnel::socket_volume()],
+    );
+    if let Some(pod) = deployment.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
+        pod.containers.push(tunnel::sidecar(hcp, CONFIG_DIR));
+    }
+    deployment
 }

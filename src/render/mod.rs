@@ -14,8 +14,11 @@ pub mod pod;
 pub mod scheduler;
 pub mod secrets;
 pub mod service;
+pub mod tunnel;
 pub mod workers;
 pub mod workload;
+
+use std::net::IpAddr;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
@@ -62,13 +65,15 @@ impl Child {
     }
 }
 
-/// Every object for `hcp`: Secrets first, then what mounts them.
-pub fn all(hcp: &HostedControlPlane, pki: &IssuedPki) -> Vec<Child> {
+/// Every object for `hcp`: Secrets first, then what mounts them. `address` is the API
+/// server Service's cluster IP once it has one (see [`api_server::command`]).
+pub fn all(hcp: &HostedControlPlane, pki: &IssuedPki, address: Option<IpAddr>) -> Vec<Child> {
     let mut children: Vec<Child> = secrets::all(hcp, pki)
         .into_iter()
         .map(|s| Child::Secret(Box::new(s)))
         .collect();
     children.push(Child::ConfigMap(Box::new(scheduler::config_map(hcp))));
+    children.push(Child::ConfigMap(Box::new(tunnel::egress_config_map(hcp))));
     for member in 0..etcd::member_count(hcp) {
         children.push(Child::Service(Box::new(etcd::service(hcp, member))));
         if let Some(claim) = etcd::claim(hcp, member) {
@@ -77,7 +82,7 @@ pub fn all(hcp: &HostedControlPlane, pki: &IssuedPki) -> Vec<Child> {
         children.push(Child::Deployment(Box::new(etcd::deployment(hcp, member))));
     }
     children.push(Child::Service(Box::new(service::api_server(hcp))));
-    children.push(Child::Deployment(Box::new(api_server::deployment(hcp))));
+    children.push(Child::Deployment(Box::new(api_server::deployment(hcp, address))));
     children.push(Child::Deployment(Box::new(controller_manager::deployment(hcp))));
     children.push(Child::Deployment(Box::new(scheduler::deployment(hcp))));
     children.extend(

@@ -104,6 +104,11 @@ pub fn probe(container: &mut Container, health: Health) {
     container.liveness_probe = Some(http_probe(scheme, live, port, LIVENESS));
 }
 
+/// Only a liveness probe (a sidecar whose readiness must not hold its Pod back).
+pub fn liveness(container: &mut Container, scheme: &str, port: i32, path: &str) {
+    container.liveness_probe = Some(http_probe(scheme, path, port, LIVENESS));
+}
+
 fn container_ports(ports: &[Port]) -> Vec<ContainerPort> {
     ports
         .iter()

@@ -1,6 +1,7 @@
 //! Talking to a hosted cluster's own API server.
 
 pub mod access;
+pub mod addon_values;
 pub mod addons;
 pub mod error;
 pub mod nodes;

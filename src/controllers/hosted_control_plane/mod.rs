@@ -9,6 +9,7 @@ pub mod observe;
 pub mod plan;
 pub mod reach;
 pub mod status;
+pub mod tunnel;
 
 #[cfg(test)]
 mod reconcile_tests;
@@ -33,6 +34,8 @@ use status::Report;
 
 /// How often a control plane whose API server does not answer yet is looked at again.
 const NOT_ANSWERING_RECHECK: Duration = Duration::from_secs(2);
+/// How often a control plane whose tunnel has no agents yet is looked at again.
+const TUNNEL_RECHECK: Duration = Duration::from_secs(10);
 /// The controller's name in metrics.
 const NAME: &str = "hostedcontrolplane";
 
@@ -95,10 +98,14 @@ async fn reconcile_one(hcp: &HostedControlPlane, context: &Context) -> Result<Ac
     write_status(context, hcp, next).await?;
     outcome?;
     let answering = report.hosted.as_ref().is_some_and(Result::is_ok);
-    Ok(Action::requeue(if answering {
-        context.tuning.resync_interval
-    } else {
+    let tunnel_up = report.tunnel.as_deref().is_some_and(tunnel::all_connected);
+    Ok(Action::requeue(if !answering {
         NOT_ANSWERING_RECHECK
+    } else if !tunnel_up {
+        // Agents connect as nodes come up, with no event here: look again soon.
+        TUNNEL_RECHECK.min(context.tuning.resync_interval)
+    } else {
+        context.tuning.resync_interval
     }))
 }
 
@@ -110,6 +117,7 @@ async fn converge(
     report: &mut Report,
 ) -> Result<(), Error> {
     let namespace = hcp.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
+    observe::ensure_api_service(&context.client, hcp, observed).await?;
     let required = plan::required_pki(hcp, observed);
     observe::complete_pki(&context.client, hcp, &required, &mut observed.pki).await?;
     let plan = plan::plan(hcp, &required, observed, time::OffsetDateTime::now_utc())?;
@@ -121,7 +129,11 @@ async fn converge(
     announce::applied(context, hcp, &plan, &applied).await;
     membership::publish_endpoint(context, hcp, observed).await?;
     report.endpoint = Some(reach::endpoint(hcp));
-    let reached = reach::reach(context, hcp, &plan, report.endpoint.as_deref()).await;
+    let address = observed.published_address();
+    let reached = reach::reach(context, hcp, &plan, report.endpoint.as_deref(), address).await;
+    if reached.answered.is_ok() {
+        report.tunnel = Some(tunnel::observe(&context.client, &namespace, &observed.pods).await);
+    }
     report.hosted = Some(reached.answered);
     reached.addons.map_err(Error::Hosted)
 }

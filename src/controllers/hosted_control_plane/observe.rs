@@ -2,6 +2,7 @@
 //! watch caches.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -42,17 +43,34 @@ pub struct Observed {
 }
 
 impl Observed {
-    /// Addresses the API server certificate must also name: the load balancer's, once
-    /// assigned. (Clients that connect by cluster IP or node address check the Service's
-    /// DNS name instead, as `podplane kubeconfig` sets up.)
+    /// The API server Service's cluster IP: the address the API server publishes.
+    pub fn published_address(&self) -> Option<IpAddr> {
+        self.api_service
+            .as_ref()?
+            .spec
+            .as_ref()?
+            .cluster_ip
+            .as_deref()?
+            .parse()
+            .ok()
+    }
+
+    /// Addresses the API server certificate must also name: the Service's cluster IP
+    /// (the published address) and the load balancer's, once assigned. (Clients that
+    /// connect by node address check the Service's DNS name instead, as `podplane
+    /// kubeconfig` sets up.)
     pub fn extra_api_server_sans(&self) -> Vec<String> {
+        let mut sans: Vec<String> = self
+            .published_address()
+            .map(|a| a.to_string())
+            .into_iter()
+            .collect();
         let ingress = self
             .api_service
             .as_ref()
             .and_then(|s| s.status.as_ref())
             .and_then(|s| s.load_balancer.as_ref())
             .and_then(|l| l.ingress.clone());
-        let mut sans = vec![];
         for point in ingress.unwrap_or_default() {
             sans.extend(point.ip);
             sans.extend(point.hostname);
@@ -155,6 +173,33 @@ pub fn observe(caches: &Caches, hcp: &HostedControlPlane) -> Observed {
     observed.record(hcp, &machines);
     observed.machines = machines;
     observed
+}
+
+/// Make sure the API server Service exists before anything else: its cluster IP goes into
+/// the serving certificate and the API server's flags, so the first certificate issued is
+/// already the right one. Applied (as the plan would) when the cache has not seen it.
+pub async fn ensure_api_service(
+    client: &Client,
+    hcp: &HostedControlPlane,
+    observed: &mut Observed,
+) -> Result<(), Error> {
+    if observed.published_address().is_some() {
+        return Ok(());
+    }
+    let desired = crate::render::service::api_server(hcp);
+    let name = desired.metadata.name.clone().unwrap_or_default();
+    let mut object = serde_json::to_value(&desired).expect("typed objects serialize");
+    object["metadata"]["annotations"][APPLIED_DIGEST] = super::plan::digest(&desired).into();
+    let namespace = hcp.namespace().unwrap_or_default();
+    let params = kube::api::PatchParams::apply(crate::controllers::FIELD_MANAGER).force();
+    let service = Api::<Service>::namespaced(client.clone(), &namespace)
+        .patch(&name, &params, &kube::api::Patch::Apply(&object))
+        .await
+        .map_err(Error::kube(format!("applying Service/{name}")))?;
+    let service = Arc::new(service);
+    observed.record(hcp, std::slice::from_ref(&service));
+    observed.api_service = Some(service);
+    Ok(())
 }
 
 /// Complete the PKI view from the API server when the caches lack a Secret the control plane

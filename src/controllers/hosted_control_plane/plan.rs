@@ -12,9 +12,12 @@ use time::OffsetDateTime;
 use super::observe::Observed;
 use crate::api::HostedControlPlane;
 use crate::api::conditions::SYNCED;
+use crate::components::PkiSecret;
 use crate::controllers::{APPLIED_DIGEST, drift};
+use crate::names::Names;
 use crate::pki::{self, Asset, IssuedPki, KUBECONFIG_KEY, PkiError};
 use crate::render;
+use crate::tenant::addons::TunnelCredentials;
 
 /// Why a child is written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +50,8 @@ pub struct Plan {
     pub issued_note: Option<String>,
     pub admin_kubeconfig: Option<String>,
     pub ca_pem: Option<Vec<u8>>,
+    /// What the konnectivity agents in the hosted cluster present and trust.
+    pub tunnel: Option<TunnelCredentials>,
 }
 
 /// SHA-256 of the object as it would be applied (without the digest annotation).
@@ -92,10 +97,11 @@ pub fn plan(
             .get(&names.ca_secret())
             .and_then(|d| d.get(pki::TLS_CERT))
             .cloned(),
+        tunnel: tunnel_credentials(&issued, &names),
         ..Plan::default()
     };
     let mut wanted = BTreeSet::new();
-    for child in render::all(hcp, &issued) {
+    for child in render::all(hcp, &issued, observed.published_address()) {
         let (kind, metadata) = child.kind_and_metadata();
         let name = metadata.name.clone().unwrap_or_default();
         wanted.insert((kind, name.clone()));
@@ -152,6 +158,17 @@ fn compare(
         name,
         object: desired,
         why,
+    })
+}
+
+/// The agents' certificate and the tunnel CA, from the issued PKI.
+fn tunnel_credentials(issued: &IssuedPki, names: &Names) -> Option<TunnelCredentials> {
+    let file =
+        |secret: PkiSecret, key: &str| issued.secrets.get(&names.pki_secret(secret))?.get(key).cloned();
+    Some(TunnelCredentials {
+        ca: file(PkiSecret::TunnelCa, pki::TLS_CERT)?,
+        cert: file(PkiSecret::TunnelAgent, pki::TLS_CERT)?,
+        key: file(PkiSecret::TunnelAgent, pki::TLS_KEY)?,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Reach the hosted cluster: does its API server answer, and does it hold what
 //! `kubeadm join` and the addons need.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use kube::{Client, ResourceExt};
@@ -10,6 +11,7 @@ use super::plan::{self, Plan};
 use crate::api::HostedControlPlane;
 use crate::controllers::{Context, FIELD_MANAGER};
 use crate::tenant;
+use crate::tenant::addons::Inputs;
 
 /// What reaching the hosted cluster found.
 pub struct Reached {
@@ -33,6 +35,7 @@ pub async fn reach(
     hcp: &HostedControlPlane,
     plan: &Plan,
     endpoint: Option<&str>,
+    address: Option<IpAddr>,
 ) -> Reached {
     let Some(kubeconfig) = &plan.admin_kubeconfig else {
         let missing = tenant::Error::Missing("no admin kubeconfig yet".into());
@@ -64,8 +67,16 @@ pub async fn reach(
             addons: Ok(()),
         };
     }
-    let addons = match (endpoint, &plan.ca_pem) {
-        (Some(endpoint), Some(ca_pem)) => prepare_for_join(context, hcp, &client, endpoint, ca_pem).await,
+    let addons = match (endpoint, &plan.ca_pem, address, &plan.tunnel) {
+        (Some(endpoint), Some(ca_pem), Some(address), Some(tunnel)) => {
+            let inputs = Inputs {
+                endpoint: endpoint.trim_start_matches("https://"),
+                ca_pem,
+                address,
+                tunnel,
+            };
+            prepare_for_join(context, hcp, &client, &inputs).await
+        }
         _ => Ok(()),
     };
     Reached {
@@ -92,17 +103,15 @@ async fn prepare_for_join(
     context: &Context,
     hcp: &HostedControlPlane,
     hosted: &Client,
-    endpoint: &str,
-    ca_pem: &[u8],
+    inputs: &Inputs<'_>,
 ) -> Result<(), tenant::Error> {
-    let host_port = endpoint.trim_start_matches("https://");
-    let objects = tenant::addons::render(hcp, host_port, ca_pem)?;
-    let digest = plan::digest(&objects);
+    let rendered = tenant::addons::render(hcp, inputs)?;
+    let digest = plan::digest(&(&rendered.wanted, &rendered.unwanted));
     let uid = hcp.uid().unwrap_or_default();
     if context.hosted.addons_applied(&uid, &digest) {
         return Ok(());
     }
-    tenant::addons::apply(hosted, &objects, FIELD_MANAGER).await?;
+    tenant::addons::apply(hosted, &rendered, FIELD_MANAGER).await?;
     info!("hosted cluster addons applied");
     context.hosted.record_addons(&uid, digest);
     Ok(())

@@ -24,6 +24,8 @@ pub struct Report {
     pub hosted: Option<Result<(), tenant::Error>>,
     /// URL of the API server, once known.
     pub endpoint: Option<String>,
+    /// What each konnectivity server said about its agents; `None` when not asked.
+    pub tunnel: Option<Vec<super::tunnel::Server>>,
 }
 
 /// Everything the status is computed from.
@@ -296,6 +298,14 @@ pub fn compute(inputs: &Inputs) -> HostedControlPlaneStatus {
         scheduler,
         synced(inputs),
     ];
+    match &inputs.report.tunnel {
+        Some(servers) => conditions.push(super::tunnel::available(
+            servers,
+            hcp.metadata.generation,
+            &inputs.now,
+        )),
+        None => conditions.extend(previous_condition(inputs, TUNNEL_AVAILABLE)),
+    }
     keep_transition_times(
         &mut conditions,
         previous.map(|p| p.conditions.as_slice()).unwrap_or_default(),

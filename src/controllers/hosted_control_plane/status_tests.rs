@@ -57,6 +57,7 @@ fn answered() -> Report {
         certificates_valid: true,
         hosted: Some(Ok(())),
         endpoint: Some("https://demo-kube-apiserver.t.svc:6443".into()),
+        tunnel: None,
     }
 }
 

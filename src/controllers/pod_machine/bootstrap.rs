@@ -12,7 +12,7 @@ use super::status::JoinState;
 use super::{Machine, exec};
 use crate::api::cluster_api::cluster_api_owner;
 use crate::api::conditions::reasons;
-use crate::api::{HostedControlPlane, provider_id};
+use crate::api::provider_id;
 use crate::machine::cloud_init::{self, BootstrapScript};
 use crate::machine::join::bootstrap_command;
 
@@ -89,12 +89,7 @@ pub async fn source(machine: &Machine) -> Result<JoinSource, JoinState> {
 }
 
 /// Run the bootstrap script in the node container, once.
-pub async fn run(
-    machine: &Machine,
-    hcp: &HostedControlPlane,
-    secret: &str,
-    bootstrap: &BootstrapScript,
-) -> Result<(), JoinError> {
+pub async fn run(machine: &Machine, secret: &str, bootstrap: &BootstrapScript) -> Result<(), JoinError> {
     if !bootstrap.ignored.is_empty() {
         let note = format!(
             "the bootstrap data in Secret {secret} has directives a node container does not run, ignored: {}",
@@ -105,7 +100,7 @@ pub async fn run(
             .await;
     }
     let provider = provider_id(&machine.namespace, &machine.name);
-    let command = bootstrap_command(&machine.name, &hcp.spec.network.pod_cidr, &provider);
+    let command = bootstrap_command(&machine.name, &provider);
     let output = exec::run(
         &machine.pods,
         &machine.name,

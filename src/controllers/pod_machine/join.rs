@@ -3,11 +3,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Node, Pod, Secret};
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 
 use super::bootstrap::{self, JoinSource};
 use super::status::JoinState;
@@ -17,10 +17,9 @@ use crate::api::conditions::reasons;
 use crate::api::{HostedControlPlane, provider_id};
 use crate::contract::JOINED_CONTAINER;
 use crate::machine::NODE_CONTAINER;
-use crate::machine::join::{Join, NETWORK_KUBECONFIG, ca_cert_hash, network_kubeconfig, write_file_command};
+use crate::machine::join::{Join, ca_cert_hash};
 use crate::machine::token::{BootstrapToken, TOKEN_LIFETIME};
 use crate::pki::TLS_CERT;
-use crate::tenant::addons::NODE_NETWORK_TOKEN;
 use crate::tenant::{self, nodes};
 
 /// Why a join attempt failed.
@@ -163,14 +162,12 @@ async fn join_once(
         .hosted(hcp)
         .await
         .map_err(|e| waiting(reasons::WAITING_FOR_CONTROL_PLANE, e.to_string()))?;
-    // The join needs the API server and the addons, not every component Ready: it waits
-    // for what it uses (the network token appears once the controller-manager runs).
+    // The join needs the API server and the addons, not every component Ready.
     tenant::readyz(&hosted).await.map_err(|why| {
         let message = format!("the API server of {} is not ready yet: {why}", hcp.name_any());
         waiting(reasons::WAITING_FOR_CONTROL_PLANE, message)
     })?;
     booted(machine).await?;
-    let network_token = network_token(&hosted).await?;
     let unreachable = |e: tenant::Error| waiting(reasons::HOSTED_CLUSTER_UNREACHABLE, e.to_string());
     if nodes::node(&hosted, &machine.name)
         .await
@@ -184,13 +181,8 @@ async fn join_once(
     }
     let started = Instant::now();
     let joined = match source {
-        JoinSource::Own => join(machine, hcp, &hosted, &network_token).await,
-        JoinSource::ClusterApi { secret, bootstrap } => {
-            match network_credentials(machine, hcp, &network_token).await {
-                Ok(()) => bootstrap::run(machine, hcp, secret, bootstrap).await,
-                Err(error) => Err(error),
-            }
-        }
+        JoinSource::Own => join(machine, hcp, &hosted).await,
+        JoinSource::ClusterApi { secret, bootstrap } => bootstrap::run(machine, secret, bootstrap).await,
     };
     if let Err(error) = joined {
         let message = error.to_string();
@@ -244,13 +236,7 @@ async fn booted(machine: &Machine) -> Result<(), JoinState> {
 }
 
 /// Run `kubeadm join` in the node container with a fresh, short-lived bootstrap token.
-async fn join(
-    machine: &Machine,
-    hcp: &HostedControlPlane,
-    hosted: &Client,
-    network_token: &str,
-) -> Result<(), JoinError> {
-    network_credentials(machine, hcp, network_token).await?;
+async fn join(machine: &Machine, hcp: &HostedControlPlane, hosted: &Client) -> Result<(), JoinError> {
     let ca_pem = machine
         .ca_pem(hcp)
         .ok_or_else(|| JoinError::MissingCa(hcp.names().ca_secret()))?;
@@ -267,7 +253,6 @@ async fn join(
         token: &token,
         ca_cert_hash: &hash,
         provider_id: &provider,
-        cluster_pod_cidr: &hcp.spec.network.pod_cidr,
     };
     let result = exec::run(
         &machine.pods,
@@ -284,54 +269,4 @@ async fn join(
         return Err(JoinError::Kubeadm(output.tail(6)));
     }
     Ok(removed?)
-}
-
-/// The token of the podplane-node-network ServiceAccount, once the hosted
-/// controller-manager has filled its Secret in (seconds after the addons are applied).
-async fn network_token(hosted: &Client) -> Result<String, JoinState> {
-    Api::<Secret>::namespaced(hosted.clone(), "kube-system")
-        .get_opt(NODE_NETWORK_TOKEN)
-        .await
-        .map_err(|e| {
-            waiting(
-                reasons::HOSTED_CLUSTER_UNREACHABLE,
-                format!("reading kube-system/{NODE_NETWORK_TOKEN}: {e}"),
-            )
-        })?
-        .and_then(|s| s.data)
-        .and_then(|d| d.get("token").map(|t| String::from_utf8_lossy(&t.0).into_owned()))
-        .ok_or_else(|| {
-            waiting(
-                reasons::WAITING_FOR_ADDONS,
-                format!("kube-system/{NODE_NETWORK_TOKEN} in the hosted cluster has no token yet"),
-            )
-        })
-}
-
-/// Give the node's network loop its kubeconfig (the podplane-node-network token).
-async fn network_credentials(
-    machine: &Machine,
-    hcp: &HostedControlPlane,
-    token: &str,
-) -> Result<(), JoinError> {
-    let ca_pem = machine
-        .ca_pem(hcp)
-        .ok_or_else(|| JoinError::MissingCa(hcp.names().ca_secret()))?;
-    let kubeconfig = network_kubeconfig(&hcp.in_cluster_server(), &ca_pem, token);
-    let output = exec::run(
-        &machine.pods,
-        &machine.name,
-        write_file_command(NETWORK_KUBECONFIG),
-        Some(&kubeconfig),
-        Duration::from_secs(20),
-    )
-    .await?;
-    if output.success {
-        Ok(())
-    } else {
-        Err(JoinError::Write {
-            path: NETWORK_KUBECONFIG,
-            output: output.tail(3),
-        })
-    }
 }
