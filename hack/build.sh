@@ -2,7 +2,8 @@
 # Build the binaries of the local management cluster from upstream sources via
 # the Go module proxy, cached per version under ${PODPLANE_CACHE}/bin/.
 #
-#   hack/build.sh [all|kubernetes|etcd|coredns|containerd|crictl|pause]...
+#   hack/build.sh [all|kubernetes|etcd|coredns|containerd|crictl|pause|
+#                  konnectivity|flannel|metrics-server]...
 #   hack/build.sh capi cert-manager     (Cluster API; not part of all)
 #
 # Every component is built by a small generated Go module under
@@ -12,6 +13,8 @@
 set -euo pipefail
 # shellcheck source=hack/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=hack/lib/build-hosted.sh
+source "${PODPLANE_HACK_DIR}/lib/build-hosted.sh"
 
 GO_BUILD_FLAGS=(-mod=mod -trimpath)
 
@@ -62,6 +65,10 @@ build_module() {
   touch "${out}/.done"
   log "${name}: built in $(($(date +%s) - start))s -> ${out}: $(cd "${out}" && echo *)"
 }
+
+# bin_rename DIR FROM TO: go names a binary after its package's last element;
+# give it upstream's name (once: a cached build is already renamed).
+bin_rename() { if [[ -f "$1/$2" ]]; then mv "$1/$2" "$1/$3"; fi; }
 
 build_kubernetes() {
   local v="${KUBE_VERSION}" minor patch gomodfile staging replaces date ldflags pkg
@@ -117,7 +124,7 @@ require (
 )" "-s -w" "" \
     go.etcd.io/etcd/server/v3 go.etcd.io/etcd/etcdctl/v3 go.etcd.io/etcd/etcdutl/v3
   # go names the server module's binary "server" (path before the /v3 suffix).
-  if [[ -f "${ETCD_BIN_DIR}/server" ]]; then mv "${ETCD_BIN_DIR}/server" "${ETCD_BIN_DIR}/etcd"; fi
+  bin_rename "${ETCD_BIN_DIR}" server etcd
 }
 
 build_coredns() {
@@ -199,11 +206,8 @@ require (
 	${p}/api ${v}
 )" "${ldflags}" "" \
     "${p}/core" "${p}/bootstrap/kubeadm" "${p}/cmd/clusterctl"
-  # go names each binary after its package's last element; use upstream's names.
-  if [[ -f "${CAPI_BIN_DIR}/core" ]]; then mv "${CAPI_BIN_DIR}/core" "${CAPI_BIN_DIR}/manager"; fi
-  if [[ -f "${CAPI_BIN_DIR}/kubeadm" ]]; then
-    mv "${CAPI_BIN_DIR}/kubeadm" "${CAPI_BIN_DIR}/kubeadm-bootstrap-manager"
-  fi
+  bin_rename "${CAPI_BIN_DIR}" core manager
+  bin_rename "${CAPI_BIN_DIR}" kubeadm kubeadm-bootstrap-manager
   log "capi: $(cd "${CAPI_BIN_DIR}" && echo *)"
 }
 
@@ -238,14 +242,15 @@ require ${p} ${v}" "${ldflags}" "" ./controller ./cainjector
 main() {
   local targets=("$@") t
   ((${#targets[@]})) || targets=(all)
-  [[ "${targets[*]}" == all ]] && targets=(pause kubernetes etcd coredns containerd crictl)
+  [[ "${targets[*]}" == all ]] &&
+    targets=(pause kubernetes etcd coredns containerd crictl konnectivity flannel metrics-server)
   command -v go >/dev/null || die "go not found (expected /usr/local/go/bin/go)"
   ensure_packages jq ca-certificates
   mkdir -p "${PODPLANE_CACHE}/bin" "${PODPLANE_CACHE}/src"
   for t in "${targets[@]}"; do
     case "${t}" in
-      kubernetes | etcd | coredns | containerd | crictl | pause | capi) "build_${t}" ;;
-      cert-manager) build_cert_manager ;;
+      kubernetes | etcd | coredns | containerd | crictl | pause | capi | konnectivity | flannel) "build_${t}" ;;
+      cert-manager | metrics-server) "build_${t//-/_}" ;;
       *) die "unknown build target ${t}" ;;
     esac
   done

@@ -35,6 +35,10 @@ kube-apiserver registry.k8s.io/kube-apiserver:${KUBE_VERSION}
 kube-controller-manager registry.k8s.io/kube-controller-manager:${KUBE_VERSION}
 kube-scheduler registry.k8s.io/kube-scheduler:${KUBE_VERSION}
 kube-proxy registry.k8s.io/kube-proxy:${KUBE_VERSION}
+proxy-server registry.k8s.io/kas-network-proxy/proxy-server:${KONNECTIVITY_VERSION}
+proxy-agent registry.k8s.io/kas-network-proxy/proxy-agent:${KONNECTIVITY_VERSION}
+flannel ghcr.io/flannel-io/flannel:${FLANNEL_VERSION}
+metrics-server registry.k8s.io/metrics-server/metrics-server:${METRICS_SERVER_VERSION}
 busybox ${BUSYBOX_IMAGE_REF}
 EOF
 }
@@ -73,6 +77,9 @@ build_image() {
     pause) bin="${PAUSE_BIN_DIR}/pause" ;;
     etcd) bin="${ETCD_BIN_DIR}/etcd" ;;
     coredns) bin="${COREDNS_BIN_DIR}/coredns" ;;
+    proxy-server | proxy-agent) bin="${KONNECTIVITY_BIN_DIR}/${name}" ;;
+    flannel) bin="${FLANNEL_BIN_DIR}/flanneld" ;;
+    metrics-server) bin="${METRICS_SERVER_BIN_DIR}/metrics-server" ;;
     busybox) bin=/bin/busybox ;;
     *) bin="${KUBE_BIN_DIR}/${name}" ;;
   esac
@@ -100,6 +107,27 @@ build_image() {
       oci_base_rootfs "${work}/top"
       cp "${bin}" "${work}/top/coredns"
       config='{"Entrypoint":["/coredns"],"ExposedPorts":{"53/tcp":{},"53/udp":{}}}'
+      ;;
+    proxy-server | proxy-agent)
+      # Upstream: static binary on distroless static:nonroot (uid 65532).
+      oci_base_rootfs "${work}/top"
+      cp "${bin}" "${work}/top/${name}"
+      config="$(jq -cn --arg b "/${name}" '{Entrypoint: [$b], User: "65532"}')"
+      ;;
+    metrics-server)
+      # Upstream: static binary on distroless static, USER 65534.
+      oci_base_rootfs "${work}/top"
+      cp "${bin}" "${work}/top/metrics-server"
+      config='{"Entrypoint":["/metrics-server"],"User":"65534"}'
+      ;;
+    flannel)
+      # flanneld (iptables mode, the default) runs iptables, ip6tables and
+      # iptables-restore; nftables mode would need nft, which this layer
+      # lacks. Debian's dash is the /bin/sh of flannel's install-cni sidecar.
+      layers+=("$(debian_iptables_rootfs)")
+      mkdir -p "${work}/top/opt/bin"
+      cp "${bin}" "${FLANNEL_BIN_DIR}/install-conf" "${work}/top/opt/bin/"
+      config='{"Entrypoint":["/opt/bin/flanneld"]}'
       ;;
     kube-proxy)
       layers+=("$(debian_iptables_rootfs)")

@@ -15,7 +15,8 @@
 #   2. Our files (hack/node-image/rootfs/: entrypoint, systemd units,
 #      containerd config), containerd/ctr/shim, crictl, kubelet/kubeadm/kubectl
 #      from the build cache, and the images to preload (/kind/images/*.tar:
-#      pause, kube-proxy, coredns), imported into the node's containerd at boot.
+#      pause, kube-proxy, coredns, flannel, konnectivity's proxy-agent,
+#      metrics-server), imported into the node's containerd at boot.
 #
 # The image's config mirrors kind's: Entrypoint /usr/local/bin/entrypoint,
 # Cmd /sbin/init, StopSignal SIGRTMIN+3, env container=docker.
@@ -47,6 +48,9 @@ preload_refs() {
 registry.k8s.io/pause:${PAUSE_VERSION}
 registry.k8s.io/kube-proxy:${KUBE_VERSION}
 registry.k8s.io/coredns/coredns:${COREDNS_VERSION}
+ghcr.io/flannel-io/flannel:${FLANNEL_VERSION}
+registry.k8s.io/kas-network-proxy/proxy-agent:${KONNECTIVITY_VERSION}
+registry.k8s.io/metrics-server/metrics-server:${METRICS_SERVER_VERSION}
 EOF
 }
 image_tar() { echo "${IMAGES_DIR}/${1//[\/:]/_}.tar"; }

@@ -23,6 +23,9 @@ CRICTL_BIN_DIR="${PODPLANE_CACHE}/bin/cri-tools-${CRI_TOOLS_VERSION}"
 PAUSE_BIN_DIR="${PODPLANE_CACHE}/bin/pause-${PAUSE_VERSION}"
 CAPI_BIN_DIR="${PODPLANE_CACHE}/bin/cluster-api-${CAPI_VERSION}"
 CERT_MANAGER_BIN_DIR="${PODPLANE_CACHE}/bin/cert-manager-${CERT_MANAGER_VERSION}"
+KONNECTIVITY_BIN_DIR="${PODPLANE_CACHE}/bin/konnectivity-${KONNECTIVITY_VERSION}"
+FLANNEL_BIN_DIR="${PODPLANE_CACHE}/bin/flannel-${FLANNEL_VERSION}"
+METRICS_SERVER_BIN_DIR="${PODPLANE_CACHE}/bin/metrics-server-${METRICS_SERVER_VERSION}"
 
 # Go toolchain: the machine's Go, never a downloaded one.
 if [[ -d /usr/local/go/bin && ":${PATH}:" != *":/usr/local/go/bin:"* ]]; then
