@@ -8,7 +8,7 @@
 #     versions, /dev/kmsg and machine-id;
 #   - the PodMachine Ready, its Node Ready in the hosted cluster;
 #   - a Pod of the hosted cluster on that node: a nested pod sandbox (CNI IP
-#     from podplane-network) and container, in the kubelet's cgroup root.
+#     from flannel's bridge configuration) and container, in the kubelet's cgroup root.
 #
 #   hack/node-smoke.sh          build/import the image if needed, run the checks
 #   hack/node-smoke.sh --keep   leave the namespace (control plane, node) running

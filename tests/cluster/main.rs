@@ -10,6 +10,8 @@ mod core;
 mod crd;
 mod harness;
 mod join;
+mod network;
+mod network_support;
 mod operations;
 mod operations_support;
 mod operator;

@@ -46,7 +46,7 @@ pub(crate) async fn ready_hcp(ns: &TestNamespace, name: &str, workers: i32) -> H
     .await
 }
 
-async fn hosted_admin(ns: &TestNamespace, hcp: &HostedControlPlane) -> Client {
+pub(crate) async fn hosted_admin(ns: &TestNamespace, hcp: &HostedControlPlane) -> Client {
     let (server, tls_name) = podplane::tenant::access::external_server(&ns.client, hcp, &ns.name)
         .await
         .unwrap();
