@@ -163,14 +163,15 @@ fn a_second_pass_keeps_everything_valid() {
 }
 
 #[test]
-fn a_new_san_reissues_only_the_serving_certificate() {
+fn a_new_san_reissues_only_the_certificates_that_name_the_api_server() {
     let hcp = common::example();
     let (_, issued) = issue_fresh(&hcp);
     let mut changed = hcp.clone();
     changed.spec.cert_sans.push("new.example.com".into());
     let required = pki::assets::required(&changed, &[]);
     let again = pki::issue(&required, &issued.secrets, OffsetDateTime::now_utc()).unwrap();
-    assert_eq!(again.issued(), vec!["demo-apiserver"]);
+    // The konnectivity server presents the API server's names to agents.
+    assert_eq!(again.issued(), vec!["demo-apiserver", "demo-konnectivity-server"]);
     let reason = again
         .verdicts
         .iter()
