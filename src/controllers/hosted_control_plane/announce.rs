@@ -50,7 +50,9 @@ pub async fn transitions(
         let before = previous.and_then(|p| p.conditions.iter().find(|c| c.type_ == condition.type_));
         let was_true = before.map(|c| c.status == "True");
         let is_true = condition.status == "True";
-        let first_wait = was_true.is_none() && !is_true && condition.reason == reasons::UNAVAILABLE;
+        // A new control plane waits for its components and its first agents: no warning.
+        let waiting = [reasons::UNAVAILABLE, reasons::NO_SERVER, reasons::NO_AGENTS];
+        let first_wait = was_true.is_none() && !is_true && waiting.contains(&condition.reason.as_str());
         if was_true == Some(is_true) || first_wait {
             continue;
         }
