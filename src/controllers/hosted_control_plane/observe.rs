@@ -196,9 +196,9 @@ pub async fn ensure_api_service(
         .patch(&name, &params, &kube::api::Patch::Apply(&object))
         .await
         .map_err(Error::kube(format!("applying Service/{name}")))?;
-    let service = Arc::new(service);
-    observed.record(hcp, std::slice::from_ref(&service));
-    observed.api_service = Some(service);
+    // Not recorded among the children: the plan still sees it missing, writes it again (the
+    // same object) and, for a control plane that had it, announces it as put back.
+    observed.api_service = Some(Arc::new(service));
     Ok(())
 }
 
