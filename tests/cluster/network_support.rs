@@ -135,9 +135,13 @@ echo "jwks: $(fetch "$jwks_uri")""#
 }
 
 /// What the web server answers each connection with (socat mangles quotes in its
-/// addresses, so the answer is a script of its own).
-const RESPOND: &str =
-    "#!/bin/sh\nprintf 'HTTP/1.0 200 OK\\r\\n\\r\\nhello from %s\\n' \"$(cat /etc/hostname)\"\n";
+/// addresses, so the answer is a script of its own). It reads the request to its blank line
+/// first: closing with the request unread resets the connection, which can discard the
+/// answer on its way.
+const RESPOND: &str = r#"#!/bin/sh
+while IFS= read -r line; do case "$line" in "$(printf '\r')"|'') break ;; esac; done
+printf 'HTTP/1.0 200 OK\r\n\r\nhello from %s\n' "$(cat /etc/hostname)"
+"#;
 
 /// A web server Deployment's Pod spec: answers every request with `hello from <pod>`.
 pub fn web_template() -> Value {
