@@ -68,17 +68,6 @@ fn script_command(mode: &str, node: &str, extra: &[&str]) -> Vec<String> {
     command
 }
 
-/// The command that writes stdin to `path`, readable by root only.
-pub fn write_file_command(path: &str) -> Vec<String> {
-    vec![
-        "sh".into(),
-        "-c".into(),
-        "umask 077; mkdir -p \"$(dirname \"$1\")\" && cat >\"$1\"".into(),
-        "write".into(),
-        path.into(),
-    ]
-}
-
 /// `sha256:<hex>` of the SubjectPublicKeyInfo of the CA certificate in `ca_pem`: what
 /// `kubeadm join --discovery-token-ca-cert-hash` pins.
 pub fn ca_cert_hash(ca_pem: &[u8]) -> Result<String, CredentialsError> {

@@ -1,7 +1,7 @@
 //! kube-apiserver: a Deployment of `spec.replicas` Pods.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{EmptyDirVolumeSource, EnvVar, EnvVarSource, ObjectFieldSelector, Volume};
+use k8s_openapi::api::core::v1::{EmptyDirVolumeSource, Volume};
 
 use std::net::IpAddr;
 
@@ -96,17 +96,7 @@ pub fn deployment(hcp: &HostedControlPlane, address: Option<IpAddr>) -> Deployme
         images::component(hcp, spec, Component::ApiServer),
         command(hcp, address),
     );
-    container.env = Some(vec![EnvVar {
-        name: "POD_IP".into(),
-        value_from: Some(EnvVarSource {
-            field_ref: Some(ObjectFieldSelector {
-                field_path: "status.podIP".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }]);
+    container.env = Some(vec![pod::field_env("POD_IP", "status.podIP")]);
     container.volume_mounts = Some(vec![
         pod::read_only_mount("config", CONFIG_DIR),
         pod::writable_mount("tmp", "/tmp"),

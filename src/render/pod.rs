@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, ConfigMapProjection, Container, ContainerPort, HTTPGetAction, KeyToPath,
-    PodAffinityTerm, PodAntiAffinity, PodSecurityContext, Probe, ProjectedVolumeSource, ResourceRequirements,
-    SeccompProfile, SecretProjection, SecurityContext, Volume, VolumeMount, VolumeProjection,
-    WeightedPodAffinityTerm,
+    Affinity, Capabilities, ConfigMapProjection, Container, ContainerPort, EnvVar, EnvVarSource,
+    HTTPGetAction, KeyToPath, ObjectFieldSelector, PodAffinityTerm, PodAntiAffinity, PodSecurityContext,
+    Probe, ProjectedVolumeSource, ResourceRequirements, SeccompProfile, SecretProjection, SecurityContext,
+    Volume, VolumeMount, VolumeProjection, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -109,7 +109,7 @@ pub fn liveness(container: &mut Container, scheme: &str, port: i32, path: &str) 
     container.liveness_probe = Some(http_probe(scheme, path, port, LIVENESS));
 }
 
-fn container_ports(ports: &[Port]) -> Vec<ContainerPort> {
+pub fn container_ports(ports: &[Port]) -> Vec<ContainerPort> {
     ports
         .iter()
         .map(|port| ContainerPort {
@@ -118,6 +118,21 @@ fn container_ports(ports: &[Port]) -> Vec<ContainerPort> {
             ..Default::default()
         })
         .collect()
+}
+
+/// An environment variable set from the Pod's own field `path` (`status.podIP`, ...).
+pub fn field_env(name: &str, path: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: path.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 /// An HTTP(S) GET probe on the container's own port.

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, EnvVar, EnvVarSource, ObjectFieldSelector, Volume};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Volume};
 
 use super::meta::object_meta;
 use super::pod;
@@ -73,27 +73,12 @@ pub fn sidecar(hcp: &HostedControlPlane, config_dir: &str) -> Container {
             .collect(),
     );
     container.name = CONTAINER.into();
-    container.ports = Some(
-        [TUNNEL_AGENT_PORT, TUNNEL_ADMIN_PORT, TUNNEL_HEALTH_PORT]
-            .iter()
-            .map(|port| k8s_openapi::api::core::v1::ContainerPort {
-                name: Some(port.name.into()),
-                container_port: port.number,
-                ..Default::default()
-            })
-            .collect(),
-    );
-    container.env = Some(vec![EnvVar {
-        name: "POD_NAME".into(),
-        value_from: Some(EnvVarSource {
-            field_ref: Some(ObjectFieldSelector {
-                field_path: "metadata.name".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }]);
+    container.ports = Some(pod::container_ports(&[
+        TUNNEL_AGENT_PORT,
+        TUNNEL_ADMIN_PORT,
+        TUNNEL_HEALTH_PORT,
+    ]));
+    container.env = Some(vec![pod::field_env("POD_NAME", "metadata.name")]);
     container.volume_mounts = Some(vec![
         pod::read_only_mount("config", config_dir),
         pod::writable_mount(SOCKET_VOLUME, SOCKET_DIR),

@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::harness::{TestNamespace, eventually};
 use crate::network_support::*;
-use crate::workers::{hosted_admin, machines_ready, ready_hcp};
+use crate::workers::{coredns_available, hosted_admin, machines_ready, ready_hcp};
 
 const SETTLE: Duration = Duration::from_secs(120);
 
@@ -98,19 +98,7 @@ async fn the_api_server_reaches_into_the_hosted_cluster() {
     forwarder.abort();
 
     // Pods on each node reach the web Pods on both nodes and the Service (flannel).
-    let system = Api::<Deployment>::namespaced(hosted.clone(), "kube-system");
-    eventually("CoreDNS available", SETTLE, || async {
-        let status = system
-            .get("coredns")
-            .await
-            .map_err(|e| e.to_string())?
-            .status
-            .unwrap_or_default();
-        (status.available_replicas.unwrap_or(0) >= 1 && status.available_replicas == status.replicas)
-            .then_some(())
-            .ok_or_else(|| format!("{status:?}"))
-    })
-    .await;
+    coredns_available(&hosted).await;
     for (index, node) in ["net-worker-0", "net-worker-1"].iter().enumerate() {
         let ips: Vec<String> = web_pods
             .items

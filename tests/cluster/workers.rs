@@ -83,6 +83,23 @@ pub(crate) async fn machines_ready(ns: &TestNamespace, names: &[&str]) -> Vec<Po
     .await
 }
 
+/// Wait until every CoreDNS replica of the hosted cluster is available.
+pub(crate) async fn coredns_available(hosted: &Client) {
+    let deployments = Api::<Deployment>::namespaced(hosted.clone(), "kube-system");
+    eventually("CoreDNS available", Duration::from_secs(120), || async {
+        let status = deployments
+            .get("coredns")
+            .await
+            .map_err(|e| e.to_string())?
+            .status
+            .unwrap_or_default();
+        (status.available_replicas.unwrap_or(0) >= 1 && status.available_replicas == status.replicas)
+            .then_some(())
+            .ok_or_else(|| format!("{status:?}"))
+    })
+    .await;
+}
+
 fn node_ready(node: &Node) -> bool {
     node.status
         .as_ref()
@@ -256,19 +273,7 @@ async fn workers_join_run_pods_scale_down_and_leave_with_the_control_plane() {
     assert_eq!(hostname.trim(), target);
 
     // DNS through CoreDNS, the API server through its Service, Pods on the other node.
-    let system_deployments = Api::<Deployment>::namespaced(hosted.clone(), "kube-system");
-    eventually("CoreDNS available", Duration::from_secs(90), || async {
-        let status = system_deployments
-            .get("coredns")
-            .await
-            .map_err(|e| e.to_string())?
-            .status
-            .unwrap_or_default();
-        (status.available_replicas.unwrap_or(0) >= 1 && status.available_replicas == status.replicas)
-            .then_some(())
-            .ok_or_else(|| format!("{status:?}"))
-    })
-    .await;
+    coredns_available(&hosted).await;
     let dns_pods: Vec<String> = Api::<Pod>::namespaced(hosted.clone(), "kube-system")
         .list(&ListParams::default().labels("k8s-app=kube-dns"))
         .await

@@ -33,8 +33,6 @@ pub enum JoinError {
     Hosted(#[from] tenant::Error),
     #[error(transparent)]
     Credentials(#[from] crate::machine::CredentialsError),
-    #[error("writing {path}: {output}")]
-    Write { path: &'static str, output: String },
     #[error("kubeadm join failed: {0}")]
     Kubeadm(String),
     #[error("the bootstrap data in Secret {secret} failed: {output}")]
