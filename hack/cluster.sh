@@ -22,41 +22,19 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "${PODPLANE_HACK_DIR}/lib/proc.sh"
 # shellcheck source=hack/lib/pki.sh
 source "${PODPLANE_HACK_DIR}/lib/pki.sh"
+# shellcheck source=hack/lib/node.sh
+source "${PODPLANE_HACK_DIR}/lib/node.sh"
 
 # --- layout and network -------------------------------------------------------
-STATE="${PODPLANE_STATE}"
 RUN_DIR="${STATE}/run"
 LOG_DIR="${STATE}/logs"
-PKI="${STATE}/pki"
-KCFG="${STATE}/kubeconfig"
-ADMIN_KUBECONFIG="${KCFG}/admin.kubeconfig"
 CTRD_DIR="${STATE}/containerd"
 CTRD_SOCK="${CTRD_DIR}/containerd.sock"
 CNI_CONF_DIR="${STATE}/cni/net.d"
-CNI_BIN_DIR=/usr/lib/cni
 KUBELET_DIR="${STATE}/kubelet"
-
-NODE_NAME="${PODPLANE_NODE_NAME:-$(hostname | tr '[:upper:]' '[:lower:]')}"
-CLUSTER_DOMAIN=cluster.local
-# Pods: CLUSTER_CIDR, this node gets its first /24. Services: a /16 whose .0.1
-# is the kubernetes Service and .0.10 the DNS Service.
-# Kept apart from the hosted clusters' defaults (10.96.0.0/12, 10.244.0.0/16): worker
-# Pods of hosted clusters route both.
-CLUSTER_CIDR="${PODPLANE_POD_CIDR:-10.200.0.0/16}"
 NODE_POD_CIDR="${CLUSTER_CIDR%.*.*/*}.0.0/24"
-SERVICE_CIDR="${PODPLANE_SERVICE_CIDR:-10.128.0.0/16}"
-API_SERVICE_IP="${SERVICE_CIDR%.*.*/*}.0.1"
-DNS_SERVICE_IP="${SERVICE_CIDR%.*.*/*}.0.10"
 BRIDGE=podplane0
-API_PORT=6443
 ETCD_CLIENT_URL=http://127.0.0.1:2379
-
-kc() { "${KUBE_BIN_DIR}/kubectl" --kubeconfig "${ADMIN_KUBECONFIG}" "$@"; }
-crictl_cmd() {
-  "${CRICTL_BIN_DIR}/crictl" --runtime-endpoint "unix://${CTRD_SOCK}" \
-    --image-endpoint "unix://${CTRD_SOCK}" --timeout 20s "$@"
-}
-ctr_cmd() { "${CONTAINERD_BIN_DIR}/ctr" --address "${CTRD_SOCK}" --namespace k8s.io "$@"; }
 
 # The node's address: the IPv4 address of the default route's interface.
 node_ip() {
@@ -128,179 +106,16 @@ make_pki() {
 }
 
 # --- configuration files ------------------------------------------------------
-# write_file PATH: stdin to PATH, atomically and only if the content differs
-# (kube-proxy exits when its config file is touched).
-write_file() {
-  local tmp
-  tmp="$(mktemp "$1.XXXXXX")"
-  cat >"${tmp}"
-  if cmp -s "${tmp}" "$1"; then
-    rm -f "${tmp}"
-  else
-    chmod 0644 "${tmp}"
-    mv -f "${tmp}" "$1"
-  fi
-}
-
 write_configs() {
   local ip="$1"
   mkdir -p "${CTRD_DIR}" "${CNI_CONF_DIR}" "${KUBELET_DIR}" "${STATE}/etc"
-  write_file "${CTRD_DIR}/config.toml" <<EOF
-# containerd for the podplane dev cluster (written by hack/cluster.sh)
-version = 3
-root = "${CTRD_DIR}/root"
-state = "${CTRD_DIR}/state"
-
-[grpc]
-  address = "${CTRD_SOCK}"
-
-[ttrpc]
-  address = "${CTRD_SOCK}.ttrpc"
-
-[plugins]
-  [plugins.'io.containerd.internal.v1.opt']
-    path = "${CTRD_DIR}/opt"
-  [plugins.'io.containerd.nri.v1.nri']
-    disable = true
-  [plugins.'io.containerd.cri.v1.images']
-    snapshotter = "overlayfs"
-    [plugins.'io.containerd.cri.v1.images'.pinned_images]
-      sandbox = "registry.k8s.io/pause:${PAUSE_VERSION}"
-    [plugins.'io.containerd.cri.v1.images'.registry]
-      config_path = "${CTRD_DIR}/certs.d"
-  [plugins.'io.containerd.cri.v1.runtime']
-    enable_selinux = false
-    netns_mounts_under_state_dir = true
-    # Without CAP_SYS_RESOURCE (as in this sandbox) runc cannot lower
-    # oom_score_adj (pause asks for -998): never go below containerd's own.
-    restrict_oom_score_adj = true
-    [plugins.'io.containerd.cri.v1.runtime'.containerd]
-      default_runtime_name = "runc"
-      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
-        runtime_type = "io.containerd.runc.v2"
-        [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
-          BinaryName = "$(command -v runc)"
-          SystemdCgroup = false
-    [plugins.'io.containerd.cri.v1.runtime'.cni]
-      bin_dirs = ["${CNI_BIN_DIR}"]
-      conf_dir = "${CNI_CONF_DIR}"
-  [plugins.'io.containerd.grpc.v1.cri']
-    stream_server_address = "127.0.0.1"
-    stream_server_port = "0"
-EOF
-  # Offline: every registry resolves to a closed local port, so a missing image
-  # fails at once instead of looking up a registry on the network.
-  mkdir -p "${CTRD_DIR}/certs.d/_default"
-  write_file "${CTRD_DIR}/certs.d/_default/hosts.toml" <<EOF
-server = "http://127.0.0.1:1"
-EOF
-  write_file "${CNI_CONF_DIR}/10-podplane.conflist" <<EOF
-{
-  "cniVersion": "1.0.0",
-  "name": "podplane",
-  "plugins": [
-    {
-      "type": "bridge",
-      "bridge": "${BRIDGE}",
-      "isGateway": true,
-      "ipMasq": true,
-      "hairpinMode": true,
-      "ipam": {
-        "type": "host-local",
-        "ranges": [[{"subnet": "${NODE_POD_CIDR}"}]],
-        "routes": [{"dst": "0.0.0.0/0"}],
-        "dataDir": "${STATE}/cni/ipam"
-      }
-    },
-    {"type": "portmap", "capabilities": {"portMappings": true}}
-  ]
-}
-EOF
-  write_file "${STATE}/etc/kubelet.yaml" <<EOF
-apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
-# This machine is cgroup v1; kubelet >= 1.35 refuses that unless told not to.
-failCgroupV1: false
-cgroupDriver: cgroupfs
-failSwapOn: false
-containerRuntimeEndpoint: unix://${CTRD_SOCK}
-authentication:
-  anonymous:
-    enabled: false
-  webhook:
-    enabled: true
-  x509:
-    clientCAFile: ${PKI}/ca.crt
-authorization:
-  mode: Webhook
-tlsCertFile: ${PKI}/kubelet-serving.crt
-tlsPrivateKeyFile: ${PKI}/kubelet-serving.key
-clusterDomain: ${CLUSTER_DOMAIN}
-clusterDNS: [${DNS_SERVICE_IP}]
-resolvConf: /etc/resolv.conf
-address: ${ip}
-healthzBindAddress: 127.0.0.1
-readOnlyPort: 0
-rotateCertificates: false
-serverTLSBootstrap: false
-registerNode: true
-syncFrequency: 10s
-nodeStatusUpdateFrequency: 5s
-# Images are imported offline and cannot be pulled again: never collect them,
-# and do not evict for a nearly full disk.
-imageGCHighThresholdPercent: 100
-imageGCLowThresholdPercent: 99
-evictionHard:
-  memory.available: 100Mi
-  nodefs.available: 1%
-  imagefs.available: 1%
-  nodefs.inodesFree: 1%
-maxPods: 250
-# Lowering oom_score_adj needs CAP_SYS_RESOURCE, which a sandboxed root may lack.
-oomScoreAdj: 0
-EOF
-  write_file "${STATE}/etc/kube-proxy.yaml" <<EOF
-apiVersion: kubeproxy.config.k8s.io/v1alpha1
-kind: KubeProxyConfiguration
-mode: iptables
-clientConnection:
-  kubeconfig: ${KCFG}/kube-proxy.kubeconfig
-hostnameOverride: ${NODE_NAME}
-clusterCIDR: ${CLUSTER_CIDR}
-bindAddress: 0.0.0.0
-healthzBindAddress: 127.0.0.1:10256
-metricsBindAddress: 127.0.0.1:10249
-oomScoreAdj: 0
-conntrack:
-  maxPerCore: 0
-  tcpEstablishedTimeout: 0s
-  tcpCloseWaitTimeout: 0s
-EOF
+  write_containerd_config "${CNI_CONF_DIR}"
+  write_cni_config "${CNI_CONF_DIR}/10-podplane.conflist" "${BRIDGE}" "${NODE_POD_CIDR}" true "${STATE}/cni/ipam"
+  write_kubelet_config "${STATE}/etc/kubelet.yaml" "${ip}" kubelet-serving
+  write_kube_proxy_config "${STATE}/etc/kube-proxy.yaml" "${KCFG}/kube-proxy.kubeconfig" "${NODE_NAME}"
 }
 
 # --- components ---------------------------------------------------------------
-# wait_component NAME[:WHAT] TIMEOUT CMD...: wait for CMD, failing fast (with
-# the component's log) if its process died.
-wait_component() {
-  local name="${1%%:*}" what="${1#*:}" timeout="$2" start
-  [[ "${what}" != "$1" ]] || what=healthy
-  shift 2
-  start=$(date +%s)
-  until "$@" >/dev/null 2>&1; do
-    daemon_running "${name}" || daemon_fail "${name}" "process exited"
-    (($(date +%s) - start < timeout)) || daemon_fail "${name}" "not ${what} after ${timeout}s"
-    sleep 0.3
-  done
-  log "${name}: ${what} after $(($(date +%s) - start))s"
-}
-
-start_containerd() {
-  # containerd finds containerd-shim-runc-v2 on PATH.
-  PATH="${CONTAINERD_BIN_DIR}:${PATH}" daemon_start containerd "${CONTAINERD_BIN_DIR}/containerd" \
-    --config "${CTRD_DIR}/config.toml"
-  wait_component containerd 30 ctr_cmd version
-}
-
 start_etcd() {
   daemon_start etcd "${ETCD_BIN_DIR}/etcd" \
     --name "${NODE_NAME}" --data-dir "${STATE}/etcd" \
@@ -381,10 +196,6 @@ start_kubelet() {
     --hostname-override "${NODE_NAME}" --node-ip "${ip}"
 }
 
-node_ready() {
-  [[ "$(kc get node "${NODE_NAME}" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
-}
-
 # The node must accept ordinary pods: drop NoSchedule/NoExecute taints (other
 # than the transient not-ready ones the node lifecycle controller manages).
 untaint_node() {
@@ -442,7 +253,7 @@ cmd_up() {
   wait_component kube-proxy 30 curl -fsS http://127.0.0.1:10256/healthz
   wait_component kubelet 60 curl -fsS http://127.0.0.1:10248/healthz
   step "waiting for node ${NODE_NAME} to be Ready"
-  wait_component "kubelet:node ${NODE_NAME} Ready" 90 node_ready
+  wait_component "kubelet:node ${NODE_NAME} Ready" 90 node_ready "${NODE_NAME}"
   untaint_node
 
   step "deploying CoreDNS (${DNS_SERVICE_IP})"
@@ -454,77 +265,6 @@ cmd_up() {
   fi
   step "cluster is up in $(($(date +%s) - start))s"
   cmd_env
-}
-
-# Remove every pod sandbox through the CRI (so CNI tears down its network),
-# then whatever containerd still has.
-remove_pods() {
-  daemon_running containerd || return 0
-  local ids id
-  if [[ -x "${CRICTL_BIN_DIR}/crictl" ]]; then
-    ids="$(crictl_cmd pods -q 2>/dev/null || true)"
-    if [[ -n "${ids}" ]]; then
-      log "removing $(wc -w <<<"${ids}") pod sandbox(es)"
-      for id in ${ids}; do
-        crictl_cmd stopp "${id}" >/dev/null 2>&1 || true
-        crictl_cmd rmp -f "${id}" >/dev/null 2>&1 || true
-      done
-    fi
-  fi
-  for id in $(ctr_cmd tasks ls -q 2>/dev/null || true); do
-    ctr_cmd tasks kill -s SIGKILL "${id}" >/dev/null 2>&1 || true
-  done
-  sleep 0.3
-  for id in $(ctr_cmd tasks ls -q 2>/dev/null || true); do
-    ctr_cmd tasks delete -f "${id}" >/dev/null 2>&1 || true
-  done
-  for id in $(ctr_cmd containers ls -q 2>/dev/null || true); do
-    ctr_cmd containers delete "${id}" >/dev/null 2>&1 || true
-  done
-}
-
-# shim_pids: the runc shims of our containerd: our shim binary, started with
-# our containerd's socket as -address (shims outlive containerd).
-shim_pids() {
-  local shim d exe
-  shim="$(readlink -f "${CONTAINERD_BIN_DIR}/containerd-shim-runc-v2")"
-  for d in /proc/[0-9]*; do
-    exe="$(readlink "${d}/exe" 2>/dev/null)" || continue
-    [[ "${exe}" == "${shim}" || "${exe}" == "${shim} (deleted)" ]] || continue
-    tr '\0' '\n' <"${d}/cmdline" 2>/dev/null | grep -qxF "${CTRD_SOCK}" || continue
-    echo "${d#/proc/}"
-  done
-}
-
-# container_pids: the init process of every container containerd started.
-container_pids() {
-  local f pid
-  [[ -d "${CTRD_DIR}/state" ]] || return 0
-  while IFS= read -r f; do
-    # init.pid has no trailing newline.
-    read -r pid <"${f}" || true
-    [[ "${pid}" =~ ^[0-9]+$ ]] && echo "${pid}"
-  done < <(find "${CTRD_DIR}/state" -path '*io.containerd.runtime.v2.task*' -name init.pid 2>/dev/null)
-  return 0
-}
-
-# Fallback when the CRI could not remove everything: kill what is left of
-# our containers and shims, by pid.
-stop_shims() {
-  local pid
-  for pid in $(container_pids) $(shim_pids); do
-    [[ -d "/proc/${pid}" ]] || continue
-    log "killing leftover container/shim pid ${pid}"
-    kill -KILL "${pid}" 2>/dev/null || true
-  done
-}
-
-unmount_state() {
-  local m
-  # Deepest first; lazily if something still holds a mount.
-  while IFS= read -r m; do
-    umount "${m}" 2>/dev/null || umount -l "${m}" 2>/dev/null || log "warning: could not unmount ${m}"
-  done < <(awk -v s="${STATE}" 'index($5, s) == 1 {print $5}' /proc/self/mountinfo | sort -r)
 }
 
 # Delete the KUBE-* chains (kube-proxy, kubelet) and CNI-* chains (bridge
@@ -545,6 +285,7 @@ clean_iptables() {
 cmd_down() {
   need_root
   step "cluster down (state ${STATE})"
+  "${PODPLANE_HACK_DIR}/second-node.sh" down
   daemon_stop kubelet 20
   remove_pods
   daemon_stop kube-proxy
@@ -556,7 +297,7 @@ cmd_down() {
   daemons_stop 3 kube-scheduler kube-controller-manager kube-apiserver
   stop_shims
   daemons_stop 10 etcd containerd
-  unmount_state
+  unmount_under "${STATE}"
   clean_iptables
   if ip link show "${BRIDGE}" >/dev/null 2>&1; then
     ip link delete "${BRIDGE}"
@@ -566,7 +307,7 @@ cmd_down() {
   fwd="$(sed -n 's/^ip_forward=\([01]\)$/\1/p' "${STATE}/host.orig" 2>/dev/null || true)"
   if [[ -n "${fwd}" ]]; then sysctl -qw "net.ipv4.ip_forward=${fwd}"; fi
   if [[ -d "${STATE}" ]]; then
-    rm -rf "${STATE}" 2>/dev/null || { sleep 1 && unmount_state && rm -rf "${STATE}"; }
+    rm -rf "${STATE}" 2>/dev/null || { sleep 1 && unmount_under "${STATE}" && rm -rf "${STATE}"; }
   fi
   log "cluster is down"
 }
@@ -579,7 +320,7 @@ cmd_status() {
     health=down
     if [[ "${pid}" != - ]]; then
       case "${name}" in
-        containerd) ctr_cmd version >/dev/null 2>&1 && health=ok || health=unhealthy ;;
+        containerd) node_ctr version >/dev/null 2>&1 && health=ok || health=unhealthy ;;
         etcd) health="$(curl -fsS "${ETCD_CLIENT_URL}/health" 2>/dev/null | jq -r 'if .health == "true" then "ok" else "unhealthy" end' 2>/dev/null || echo unhealthy)" ;;
         kube-apiserver) apiserver_ready && health=ok || health=unhealthy ;;
         kube-controller-manager) health="$(curl -fsSk https://127.0.0.1:10257/healthz 2>/dev/null || echo unhealthy)" ;;
@@ -592,9 +333,9 @@ cmd_status() {
     printf '%-24s %-8s %s\n' "${name}" "${pid}" "${health}"
   done
   if apiserver_ready; then
-    printf '%-24s %-8s %s\n' "node/${NODE_NAME}" - "$(node_ready && echo Ready || echo NotReady)"
+    printf '%-24s %-8s %s\n' "node/${NODE_NAME}" - "$(node_ready "${NODE_NAME}" && echo Ready || echo NotReady)"
     printf '%-24s %-8s %s\n' coredns - "$(coredns_ready && echo ok || echo 'not ready')"
-    node_ready && coredns_ready || rc=1
+    node_ready "${NODE_NAME}" && coredns_ready || rc=1
   fi
   return "${rc}"
 }
@@ -607,6 +348,7 @@ cmd_pids() {
   done
   shim_pids
   container_pids
+  "${PODPLANE_HACK_DIR}/second-node.sh" pids
 }
 
 cmd_env() {

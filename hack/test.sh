@@ -7,7 +7,8 @@
 #      and operator images, Cluster API and podplane by clusterctl init from
 #      the local repository, the demo cluster with 2 workers), cluster smoke
 #      checks, hack/up.sh again (under 60 s, nothing changed), namespace demo
-#      deleted, Cluster API smoke checks, integration tests against the real
+#      deleted, Cluster API smoke checks, a second management node reached by
+#      routing only (hack/second-node.sh up), integration tests against the real
 #      kube-apiserver (cargo test --test cluster -- --ignored, with clusterctl
 #      in PATH and PODPLANE_CLUSTERCTL_CONFIG set), and hack/cluster.sh down
 #      even when something failed.
@@ -84,6 +85,9 @@ kubectl delete namespace demo --timeout=300s
 
 step "Cluster API smoke checks"
 hack/capi-smoke.sh
+
+step "a second management node, routed (hack/second-node.sh): the network test puts a worker there"
+hack/second-node.sh up
 
 step "integration tests against the local cluster"
 cargo test --quiet --test cluster -- --ignored --test-threads=2

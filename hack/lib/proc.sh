@@ -38,8 +38,10 @@ _fingerprint() {
 # daemon_start NAME BINARY ARGS...: start BINARY in its own session, output to
 # ${LOG_DIR}/NAME.log, unless it is already running with the same binary,
 # arguments and config files (then it is left alone; otherwise restarted).
+# With DAEMON_NETNS set (a path like /run/netns/NAME), in that network namespace.
 daemon_start() {
-  local name="$1" bin="$2" pid fp
+  local name="$1" bin="$2" pid fp netns=()
+  [[ -z "${DAEMON_NETNS:-}" ]] || netns=(nsenter "--net=${DAEMON_NETNS}")
   shift 2
   fp="$(_fingerprint "${bin}" "$@")"
   if pid="$(daemon_pid "${name}")"; then
@@ -54,8 +56,8 @@ daemon_start() {
   mkdir -p "${RUN_DIR}" "${LOG_DIR}"
   echo "=== $(date -Is) starting ${name}: ${bin} $*" >>"${LOG_DIR}/${name}.log"
   # Without job control a background job is no process group leader, so setsid
-  # needs no fork and $! is the daemon itself.
-  setsid "${bin}" "$@" >>"${LOG_DIR}/${name}.log" 2>&1 </dev/null &
+  # needs no fork and $! is the daemon itself (nsenter execs it too).
+  setsid "${netns[@]}" "${bin}" "$@" >>"${LOG_DIR}/${name}.log" 2>&1 </dev/null &
   pid=$!
   printf '%s\n%s\n%s\n' "${pid}" "$(readlink -f "${bin}")" "${fp}" >"$(_pidfile "${name}")"
   log "${name}: started (pid ${pid}, log ${LOG_DIR}/${name}.log)"

@@ -15,4 +15,5 @@ mod network_support;
 mod operations;
 mod operations_support;
 mod operator;
+mod routed_workers;
 mod workers;

@@ -16,7 +16,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::harness::{TestNamespace, eventually};
 use crate::network_support::*;
-use crate::workers::{coredns_available, hosted_admin, machines_ready, ready_hcp};
+use crate::routed_workers::{assert_on_routed_nodes, one_machine_per_management_node};
+use crate::workers::{coredns_available, hosted_admin, machines_ready, ready_hcp_with};
 
 const SETTLE: Duration = Duration::from_secs(120);
 
@@ -44,8 +45,10 @@ async fn tunnel_available(ns: &TestNamespace, name: &str) -> String {
 #[ignore = "needs the local cluster with the operator: hack/test.sh"]
 async fn the_api_server_reaches_into_the_hosted_cluster() {
     let ns = TestNamespace::with_pod_security("podplane-network", Some("privileged")).await;
-    let hcp = ready_hcp(&ns, "net", 2).await;
-    machines_ready(&ns, &["net-worker-0", "net-worker-1"]).await;
+    let hcp = ready_hcp_with(&ns, "net", json!({"addons": {"metricsServer": true}})).await;
+    let workers = one_machine_per_management_node(&ns, "net").await;
+    machines_ready(&ns, &[&workers[0], &workers[1]]).await;
+    let placed = assert_on_routed_nodes(&ns, &workers).await;
     let message = tunnel_available(&ns, "net").await;
     assert!(message.contains("net-kube-apiserver"), "{message}");
     let hosted = hosted_admin(&ns, &hcp).await;
@@ -99,7 +102,7 @@ async fn the_api_server_reaches_into_the_hosted_cluster() {
 
     // Pods on each node reach the web Pods on both nodes and the Service (flannel).
     coredns_available(&hosted).await;
-    for (index, node) in ["net-worker-0", "net-worker-1"].iter().enumerate() {
+    for (index, node) in workers.iter().enumerate() {
         let ips: Vec<String> = web_pods
             .items
             .iter()
@@ -120,7 +123,10 @@ async fn the_api_server_reaches_into_the_hosted_cluster() {
         .unwrap();
         let (phase, logs) = run_to_completion(&hosted, client).await;
         assert_eq!(phase, "Succeeded", "client on {node}: {logs}");
-        let logs = format!("client on {node}: {logs}");
+        let logs = format!(
+            "client on {node} (management node and IP {:?}): {logs}",
+            placed[index]
+        );
         for pod in &web_pods.items {
             assert!(
                 logs.contains(&format!("hello from {}", pod.name_any())),

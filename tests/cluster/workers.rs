@@ -22,14 +22,21 @@ fn image(name: &str) -> String {
 }
 
 pub(crate) async fn ready_hcp(ns: &TestNamespace, name: &str, workers: i32) -> HostedControlPlane {
+    ready_hcp_with(ns, name, json!({"workers": {"replicas": workers}})).await
+}
+
+/// Apply a HostedControlPlane of the default version with `spec` and wait until it is Ready.
+pub(crate) async fn ready_hcp_with(
+    ns: &TestNamespace,
+    name: &str,
+    mut spec: serde_json::Value,
+) -> HostedControlPlane {
+    spec["version"] = json!(podplane::versions::DEFAULT_KUBERNETES_VERSION);
     let object = json!({
         "apiVersion": "controlplane.podplane.dev/v1alpha1",
         "kind": "HostedControlPlane",
         "metadata": {"name": name},
-        "spec": {
-            "version": podplane::versions::DEFAULT_KUBERNETES_VERSION,
-            "workers": {"replicas": workers},
-        },
+        "spec": spec,
     });
     let api = ns.api::<HostedControlPlane>();
     api.patch(name, &PatchParams::apply("kubectl"), &Patch::Apply(&object))
