@@ -9,6 +9,11 @@ pub const INSTANCE: &str = "app.kubernetes.io/instance";
 pub const COMPONENT: &str = "app.kubernetes.io/component";
 /// Label: what the object is (the component's name, or the kind of worker object).
 pub const NAME: &str = "app.kubernetes.io/name";
+/// Pod-template annotation: the Kubernetes version a control-plane component's Pods run.
+pub const VERSION_ANNOTATION: &str = "controlplane.podplane.dev/kubernetes-version";
+/// Annotation on a HostedControlPlane: "true" allows moving `spec.version` to an older patch
+/// of the same minor.
+pub const ALLOW_PATCH_DOWNGRADE: &str = "controlplane.podplane.dev/allow-patch-downgrade";
 /// Label: selects the Pod of one etcd member.
 pub const ETCD_MEMBER: &str = "controlplane.podplane.dev/etcd-member";
 /// Label: Cluster API's name of the cluster an object belongs to.

@@ -19,9 +19,24 @@ pub const FLANNEL_VERSION: &str = "v0.28.10";
 /// metrics-server, the optional `kubectl top` addon.
 pub const METRICS_SERVER_VERSION: &str = "v0.9.0";
 
+/// `v1.36.3` as (1, 36, 3), for ordering versions; `None` when it is not of that form.
+pub fn parse(version: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = version.strip_prefix('v')?.splitn(3, '.');
+    let mut next = || parts.next()?.parse().ok();
+    Some((next()?, next()?, next()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_order_by_number() {
+        assert_eq!(parse("v1.36.3"), Some((1, 36, 3)));
+        assert!(parse("v1.35.10") > parse("v1.35.9"));
+        assert_eq!(parse("1.36.3"), None);
+        assert_eq!(parse("v1.36"), None);
+    }
 
     fn pinned(key: &str) -> String {
         let env = include_str!("../hack/versions.env");

@@ -100,6 +100,16 @@ fn each_bad_field_is_named_with_what_is_wrong() {
         ),
         ("demo", "replicas: 1", "spec.version: required field is missing"),
         (
+            "demo",
+            "version: v1.35.4\nworkers:\n  replicas: 1\n  image: kindest/node:v1.36.3",
+            "spec.workers.image may not be newer than spec.version",
+        ),
+        (
+            "demo",
+            "version: v1.36.3\nworkers:\n  replicas: 1\n  image: localhost:5000/kindest/node:v1.32.0",
+            "spec.workers.image may be at most 3 minor versions older than spec.version",
+        ),
+        (
             "this-name-is-far-too-long-for-a-control-plane",
             "version: v1.36.3",
             "metadata.name must be at most 32 characters",
@@ -116,6 +126,19 @@ fn each_bad_field_is_named_with_what_is_wrong() {
             message.contains(expected),
             "for\n{spec}\nexpected «{expected}»\ngot «{message}»"
         );
+    }
+}
+
+#[test]
+fn workers_may_lag_the_control_plane_by_up_to_three_minors() {
+    for image in [
+        "kindest/node:v1.36.3",
+        "kindest/node:v1.33.1",
+        "localhost:5000/node:v1.35.4",
+        "mine:latest",
+    ] {
+        let spec = format!("version: v1.36.3\nworkers:\n  replicas: 1\n  image: {image}");
+        assert_eq!(rejection(&manifest("demo", &spec)), "accepted", "{image}");
     }
 }
 

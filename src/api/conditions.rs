@@ -23,6 +23,10 @@ pub const SCHEDULER_AVAILABLE: &str = "SchedulerAvailable";
 /// konnectivity server, so the API server reaches webhooks, aggregated APIs and kubelets.
 pub const TUNNEL_AVAILABLE: &str = "TunnelAvailable";
 
+/// An upgrade is rolling out (reason: the step under way, or `Stalled`); False once every
+/// component and worker runs `spec.version`.
+pub const ROLLING_OUT: &str = "RollingOut";
+
 /// The last reconcile applied every child (and reached the hosted cluster), or why not.
 pub const SYNCED: &str = "Synced";
 
@@ -58,6 +62,14 @@ pub mod reasons {
     pub const ADDONS_FAILED: &str = "AddonsFailed";
     // TunnelAvailable
     pub const AGENTS_CONNECTED: &str = "AgentsConnected";
+    // RollingOut (HostedControlPlane): the step under way, then UpToDate
+    pub const ROLLING_OUT_ETCD: &str = "RollingOutEtcd";
+    pub const ROLLING_OUT_API_SERVER: &str = "RollingOutAPIServer";
+    pub const ROLLING_OUT_CONTROLLERS: &str = "RollingOutControllerManagerAndScheduler";
+    pub const ROLLING_OUT_WORKERS: &str = "RollingOutWorkers";
+    pub const ROLLOUT_STALLED: &str = "Stalled";
+    pub const UP_TO_DATE: &str = "UpToDate";
+    pub const DOWNGRADE_REFUSED: &str = "DowngradeRefused";
     pub const NO_AGENTS: &str = "NoAgents";
     pub const NO_SERVER: &str = "NoServer";
     // Events of a HostedControlPlane

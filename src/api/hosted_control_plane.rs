@@ -44,8 +44,17 @@ pub const MAX_NAME_LENGTH: usize = 32;
     ),
 )]
 #[x_kube(validation = Rule::new(
-    "!self.version.matches('^v1[.][0-9]+[.][0-9]+$') || !oldSelf.version.matches('^v1[.][0-9]+[.][0-9]+$') || (int(self.version.split('.')[1]) >= int(oldSelf.version.split('.')[1]) && int(self.version.split('.')[1]) <= int(oldSelf.version.split('.')[1]) + 1)"
-).message("spec.version may move up one minor version at a time and never back to an older minor (for example v1.35.x to v1.36.x)").field_path(".version"))]
+    "!self.version.matches('^v1[.][0-9]+[.][0-9]+$') || !oldSelf.version.matches('^v1[.][0-9]+[.][0-9]+$') || int(self.version.split('.')[1]) <= int(oldSelf.version.split('.')[1]) + 1"
+).message("spec.version may move up one minor version at a time (for example v1.34.x to v1.35.x, then to v1.36.x): the version skew policy lets the API server lead its other components by one minor only").field_path(".version"))]
+#[x_kube(validation = Rule::new(
+    "!self.version.matches('^v1[.][0-9]+[.][0-9]+$') || !oldSelf.version.matches('^v1[.][0-9]+[.][0-9]+$') || int(self.version.split('.')[1]) >= int(oldSelf.version.split('.')[1])"
+).message("spec.version may not move back to an older minor version: etcd holds objects the newer API server wrote; restore a backup into a new HostedControlPlane instead").field_path(".version"))]
+#[x_kube(validation = Rule::new(
+    "!has(self.workers) || !has(self.workers.image) || !self.workers.image.matches(':v1[.][0-9]+[.][0-9]+$') || !self.version.matches('^v1[.][0-9]+[.][0-9]+$') || int(self.workers.image.substring(self.workers.image.lastIndexOf(':v1.') + 4).split('.')[0]) <= int(self.version.split('.')[1])"
+).message("spec.workers.image may not be newer than spec.version: a kubelet may not lead its API server (version skew policy)").field_path(".workers.image"))]
+#[x_kube(validation = Rule::new(
+    "!has(self.workers) || !has(self.workers.image) || !self.workers.image.matches(':v1[.][0-9]+[.][0-9]+$') || !self.version.matches('^v1[.][0-9]+[.][0-9]+$') || int(self.workers.image.substring(self.workers.image.lastIndexOf(':v1.') + 4).split('.')[0]) + 3 >= int(self.version.split('.')[1])"
+).message("spec.workers.image may be at most 3 minor versions older than spec.version (version skew policy): upgrade the workers first").field_path(".workers.image"))]
 #[serde(rename_all = "camelCase")]
 pub struct HostedControlPlaneSpec {
     /// Kubernetes version of every control-plane component, e.g. `v1.36.3`.

@@ -59,9 +59,11 @@ pub struct PodMachineTemplateSpecFields {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosted_control_plane_ref: Option<LocalObjectReference>,
 
-    /// Node image; `kindest/node:<version of the control plane>` when unset.
+    /// Node image; `kindest/node:<version of the control plane>` when unset. Fixed once set:
+    /// a new version is a new machine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.image is immutable: a machine keeps its node image (and kubelet version); replace the machine (with Cluster API: a new PodMachineTemplate in the MachineDeployment)"))]
     pub image: Option<String>,
 
     /// Compute resources of the node container.

@@ -68,6 +68,16 @@ impl Child {
 /// Every object for `hcp`: Secrets first, then what mounts them. `address` is the API
 /// server Service's cluster IP once it has one (see [`api_server::command`]).
 pub fn all(hcp: &HostedControlPlane, pki: &IssuedPki, address: Option<IpAddr>) -> Vec<Child> {
+    with_workers(hcp, pki, address, &workers::initial(hcp))
+}
+
+/// [`all`], with the worker machines `workers` (index, node image) of an ongoing rollout.
+pub fn with_workers(
+    hcp: &HostedControlPlane,
+    pki: &IssuedPki,
+    address: Option<IpAddr>,
+    workers: &[(usize, Option<String>)],
+) -> Vec<Child> {
     let mut children: Vec<Child> = secrets::all(hcp, pki)
         .into_iter()
         .map(|s| Child::Secret(Box::new(s)))
@@ -94,7 +104,7 @@ pub fn all(hcp: &HostedControlPlane, pki: &IssuedPki, address: Option<IpAddr>) -
         children.push(Child::Ingress(Box::new(ingress)));
     }
     children.extend(
-        workers::machines(hcp)
+        workers::machines(hcp, workers)
             .into_iter()
             .map(|m| Child::PodMachine(Box::new(m))),
     );

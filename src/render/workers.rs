@@ -1,4 +1,4 @@
-//! PodMachines for `spec.workers`: `<name>-worker-0` … `<name>-worker-<replicas-1>`.
+//! PodMachines for `spec.workers`: `<name>-worker-<index>`.
 
 use kube::Resource;
 
@@ -8,23 +8,35 @@ use crate::api::{
 };
 use crate::names::Names;
 
-/// The worker machines `hcp` owns.
-pub fn machines(hcp: &HostedControlPlane) -> Vec<PodMachine> {
+/// `<name>-worker-0` … `<name>-worker-<replicas-1>` on `spec.workers.image` (the machines of
+/// a control plane nothing runs for yet).
+pub fn initial(hcp: &HostedControlPlane) -> Vec<(usize, Option<String>)> {
+    let Some(workers) = &hcp.spec.workers else {
+        return vec![];
+    };
+    (0..usize::try_from(workers.replicas).unwrap_or(0))
+        .map(|index| (index, workers.image.clone()))
+        .collect()
+}
+
+/// The worker machines `hcp` owns: one per (index, node image) in `wanted`.
+pub fn machines(hcp: &HostedControlPlane, wanted: &[(usize, Option<String>)]) -> Vec<PodMachine> {
     let Some(workers) = &hcp.spec.workers else {
         return vec![];
     };
     let cluster = hcp.name_any_or_default();
     let names = Names::new(&cluster);
-    (0..usize::try_from(workers.replicas).unwrap_or(0))
-        .map(|index| {
+    wanted
+        .iter()
+        .map(|(index, image)| {
             let mut machine = PodMachine::new(
-                &names.worker(index),
+                &names.worker(*index),
                 PodMachineSpec {
                     template: PodMachineTemplateSpecFields {
                         hosted_control_plane_ref: Some(LocalObjectReference {
                             name: cluster.clone(),
                         }),
-                        image: workers.image.clone(),
+                        image: image.clone(),
                         resources: workers.resources.clone(),
                         ..Default::default()
                     },

@@ -11,6 +11,7 @@ use super::meta::{object_meta, selector};
 use super::pod;
 use crate::api::HostedControlPlane;
 use crate::components::Component;
+use crate::contract::VERSION_ANNOTATION;
 
 /// How a Deployment replaces its Pods.
 pub enum Rollout {
@@ -59,6 +60,10 @@ pub fn deployment(
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(pod_labels),
+                    // etcd's image follows its own release, not the Kubernetes version.
+                    annotations: (component != Component::Etcd).then(|| {
+                        BTreeMap::from([(VERSION_ANNOTATION.to_string(), hcp.spec.version.clone())])
+                    }),
                     ..Default::default()
                 }),
                 spec: Some(PodSpec {

@@ -30,6 +30,9 @@ pub struct Inputs<'a> {
     /// The API server's published address (its Service's cluster IP).
     pub address: IpAddr,
     pub tunnel: &'a TunnelCredentials,
+    /// The version the hosted cluster's kube-proxy and kubeadm configuration follow: the
+    /// control plane's, once every component runs it.
+    pub version: &'a str,
 }
 
 #[derive(Serialize)]
@@ -88,7 +91,7 @@ pub fn values(hcp: &HostedControlPlane, inputs: &Inputs) -> Result<Values, super
         endpoint_port,
         ca_data: STANDARD.encode(inputs.ca_pem),
         cluster_name: hcp.name_any_or_default(),
-        version: hcp.spec.version.clone(),
+        version: inputs.version.to_string(),
         image_repository: repository.to_string(),
         dns_domain: network.dns_domain.clone(),
         dns_ip: dns_service_ip(&network.service_cidr)

@@ -167,6 +167,7 @@ mod tests {
             ca_pem: b"CA",
             address: "10.128.4.7".parse().unwrap(),
             tunnel,
+            version: "v1.36.3",
         }
     }
 

@@ -102,6 +102,14 @@ async fn the_api_server_rejects_what_podplane_render_rejects_with_the_same_messa
             json!({"version": "v1.36.3", "apiServer": {"extraArgs": {"--v": "2"}}}),
             "extraArgs keys are flag names without leading dashes",
         ),
+        (
+            json!({"version": "v1.35.4", "workers": {"replicas": 1, "image": "kindest/node:v1.36.3"}}),
+            "spec.workers.image may not be newer than spec.version",
+        ),
+        (
+            json!({"version": "v1.36.3", "workers": {"replicas": 1, "image": "kindest/node:v1.32.0"}}),
+            "spec.workers.image may be at most 3 minor versions older",
+        ),
     ];
     for (spec, expected) in cases {
         // The client-side check used by `podplane render` says the same thing.
@@ -188,7 +196,10 @@ async fn immutable_fields_and_version_skips_are_refused_on_update() {
     )
     .await
     .expect_err("a downgrade is refused");
-    assert!(err.contains("never back to an older minor"), "{err}");
+    assert!(
+        err.contains("may not move back to an older minor version"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

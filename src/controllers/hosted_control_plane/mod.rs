@@ -8,8 +8,10 @@ pub mod membership;
 pub mod observe;
 pub mod plan;
 pub mod reach;
+pub mod rollout;
 pub mod status;
 pub mod tunnel;
+pub mod worker_rollout;
 
 #[cfg(test)]
 mod reconcile_tests;
@@ -120,7 +122,15 @@ async fn converge(
     observe::ensure_api_service(&context.client, hcp, observed).await?;
     let required = plan::required_pki(hcp, observed);
     observe::complete_pki(&context.client, hcp, &required, &mut observed.pki).await?;
-    let plan = plan::plan(hcp, &required, observed, time::OffsetDateTime::now_utc())?;
+    let rollout = rollout::Rollout::observe(hcp, observed);
+    let plan = plan::plan(
+        hcp,
+        &required,
+        observed,
+        &rollout,
+        time::OffsetDateTime::now_utc(),
+    )?;
+    report.rollout = Some(rollout);
     report.certificates_valid = true;
     let applied = apply::apply(&context.client, &namespace, &plan).await?;
     if !applied.is_empty() {

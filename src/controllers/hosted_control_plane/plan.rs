@@ -4,12 +4,14 @@
 use std::collections::BTreeSet;
 
 use k8s_openapi::Resource as OpenApiResource;
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::observe::Observed;
+use super::rollout::Rollout;
 use crate::api::HostedControlPlane;
 use crate::api::conditions::SYNCED;
 use crate::components::PkiSecret;
@@ -52,6 +54,9 @@ pub struct Plan {
     pub ca_pem: Option<Vec<u8>>,
     /// What the konnectivity agents in the hosted cluster present and trust.
     pub tunnel: Option<TunnelCredentials>,
+    /// The Kubernetes version the hosted cluster's addons (kube-proxy, kubeadm's
+    /// configuration) are applied for.
+    pub addon_version: String,
 }
 
 /// SHA-256 of the object as it would be applied (without the digest annotation).
@@ -81,6 +86,7 @@ pub fn plan(
     hcp: &HostedControlPlane,
     required: &[Asset],
     observed: &Observed,
+    rollout: &Rollout,
     now: OffsetDateTime,
 ) -> Result<Plan, PkiError> {
     let issued = pki::issue(required, &observed.pki, now)?;
@@ -98,13 +104,18 @@ pub fn plan(
             .and_then(|d| d.get(pki::TLS_CERT))
             .cloned(),
         tunnel: tunnel_credentials(&issued, &names),
+        addon_version: rollout.addon_version(hcp, &observed.pods),
         ..Plan::default()
     };
     let mut wanted = BTreeSet::new();
-    for child in render::all(hcp, &issued, observed.published_address()) {
+    let workers = rollout.worker_machines();
+    for child in render::with_workers(hcp, &issued, observed.published_address(), &workers) {
         let (kind, metadata) = child.kind_and_metadata();
         let name = metadata.name.clone().unwrap_or_default();
         wanted.insert((kind, name.clone()));
+        if kind == <Deployment as OpenApiResource>::KIND && rollout.control_plane.held.contains(&name) {
+            continue;
+        }
         let digest = digest(&child);
         let object = serde_json::to_value(&child).expect("typed objects serialize");
         if let Some(mut write) = compare(kind, name, object, digest, observed) {

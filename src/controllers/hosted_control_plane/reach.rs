@@ -74,6 +74,7 @@ pub async fn reach(
                 ca_pem,
                 address,
                 tunnel,
+                version: &plan.addon_version,
             };
             prepare_for_join(context, hcp, &client, &inputs).await
         }

@@ -26,6 +26,8 @@ pub struct Report {
     pub endpoint: Option<String>,
     /// What each konnectivity server said about its agents; `None` when not asked.
     pub tunnel: Option<Vec<super::tunnel::Server>>,
+    /// Where an upgrade stands; `None` when the pass did not get that far.
+    pub rollout: Option<super::rollout::Rollout>,
 }
 
 /// Everything the status is computed from.
@@ -47,7 +49,7 @@ fn available(deployment: &Deployment) -> i32 {
 }
 
 /// Why the Pods of `component` are not running, from their container states.
-fn pod_problem(pods: &[Arc<Pod>], component: &str) -> Option<(String, String)> {
+pub(super) fn pod_problem(pods: &[Arc<Pod>], component: &str) -> Option<(String, String)> {
     for pod in pods.iter().filter(|p| {
         p.metadata
             .labels
@@ -306,6 +308,10 @@ pub fn compute(inputs: &Inputs) -> HostedControlPlaneStatus {
         )),
         None => conditions.extend(previous_condition(inputs, TUNNEL_AVAILABLE)),
     }
+    match &inputs.report.rollout {
+        Some(rollout) => conditions.push(rollout.condition(hcp, &inputs.observed.pods, &inputs.now)),
+        None => conditions.extend(previous_condition(inputs, ROLLING_OUT)),
+    }
     keep_transition_times(
         &mut conditions,
         previous.map(|p| p.conditions.as_slice()).unwrap_or_default(),
@@ -321,11 +327,12 @@ pub fn compute(inputs: &Inputs) -> HostedControlPlaneStatus {
             // endpoint answers.
             provisioned: initialized && inputs.report.endpoint.is_some(),
         }),
-        // What the components run: the spec's version once Ready, else the last one reported,
+        // The oldest version a running component has (during an upgrade, the one being left);
+        // without annotated Pods: the spec's version once Ready, else the last one reported,
         // else (a new control plane) the version its Deployments were just created with. Cluster
         // API holds back a new cluster's Machines while this is empty.
-        version: is_ready
-            .then(|| hcp.spec.version.clone())
+        version: super::rollout::oldest_running(&inputs.observed.pods)
+            .or_else(|| is_ready.then(|| hcp.spec.version.clone()))
             .or_else(|| previous.and_then(|p| p.version.clone()))
             .or_else(|| api.is_some().then(|| hcp.spec.version.clone())),
         replicas: api_status.replicas.unwrap_or(0),

@@ -58,6 +58,7 @@ fn answered() -> Report {
         hosted: Some(Ok(())),
         endpoint: Some("https://demo-kube-apiserver.t.svc:6443".into()),
         tunnel: None,
+        rollout: None,
     }
 }
 
