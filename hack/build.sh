@@ -10,9 +10,15 @@
 # ${PODPLANE_CACHE}/src/ (never in the repo) that requires the upstream module at
 # the pinned version. A component whose output directory has a .done stamp is
 # skipped, so re-running is cheap.
+#
+# Another release: PODPLANE_KUBE_VERSION=v1.35.4 builds kubernetes of that
+# release into its own bin/kubernetes-<v>/
+# (lib/release.sh); hack/previous-release.sh does so for KUBE_PREVIOUS_VERSION.
 set -euo pipefail
 # shellcheck source=hack/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=hack/lib/release.sh
+source "${PODPLANE_HACK_DIR}/lib/release.sh"
 # shellcheck source=hack/lib/build-hosted.sh
 source "${PODPLANE_HACK_DIR}/lib/build-hosted.sh"
 

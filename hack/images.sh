@@ -13,11 +13,16 @@
 #                                     hack/images.sh from-dir out/ podplane/operator:dev \
 #                                       '{"Entrypoint":["/podplane"]}'
 #
+# PODPLANE_KUBE_VERSION (lib/release.sh): the kube-* images of another release;
+# the other images are shared.
+#
 # Library use: `source hack/lib/common.sh; source hack/lib/oci.sh` and call
 # oci_image_build / oci_image_from_dir / ctr_import directly.
 set -euo pipefail
 # shellcheck source=hack/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=hack/lib/release.sh
+source "${PODPLANE_HACK_DIR}/lib/release.sh"
 # shellcheck source=hack/lib/oci.sh
 source "${PODPLANE_HACK_DIR}/lib/oci.sh"
 

@@ -18,11 +18,17 @@
 #      pause, kube-proxy, coredns, flannel, konnectivity's proxy-agent,
 #      metrics-server), imported into the node's containerd at boot.
 #
+# PODPLANE_KUBE_VERSION=v1.35.4 (lib/release.sh): kindest/node:v1.35.4, with
+# that release's kubelet, kubeadm, kubectl and kube-proxy image; the rest is
+# shared (hack/previous-release.sh).
+#
 # The image's config mirrors kind's: Entrypoint /usr/local/bin/entrypoint,
 # Cmd /sbin/init, StopSignal SIGRTMIN+3, env container=docker.
 set -euo pipefail
 # shellcheck source=hack/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=hack/lib/release.sh
+source "${PODPLANE_HACK_DIR}/lib/release.sh"
 # shellcheck source=hack/lib/oci.sh
 source "${PODPLANE_HACK_DIR}/lib/oci.sh"
 
@@ -52,6 +58,12 @@ ghcr.io/flannel-io/flannel:${FLANNEL_VERSION}
 registry.k8s.io/kas-network-proxy/proxy-agent:${KONNECTIVITY_VERSION}
 registry.k8s.io/metrics-server/metrics-server:${METRICS_SERVER_VERSION}
 EOF
+  # An older release's node also holds the pinned release's kube-proxy: once the control
+  # plane is upgraded, the hosted kube-proxy DaemonSet moves to it before the old nodes are
+  # replaced, and nodes here cannot pull.
+  if [[ "${KUBE_VERSION}" != "${KUBE_PINNED_VERSION}" ]]; then
+    echo "registry.k8s.io/kube-proxy:${KUBE_PINNED_VERSION}"
+  fi
 }
 image_tar() { echo "${IMAGES_DIR}/${1//[\/:]/_}.tar"; }
 

@@ -8,7 +8,8 @@
 #      the local repository, the demo cluster with 2 workers), cluster smoke
 #      checks, hack/up.sh again (under 60 s, nothing changed), namespace demo
 #      deleted, Cluster API smoke checks, a second management node reached by
-#      routing only (hack/second-node.sh up), integration tests against the real
+#      routing only (hack/second-node.sh up), the previous Kubernetes release
+#      built and imported (hack/previous-release.sh), integration tests against the real
 #      kube-apiserver (cargo test --test cluster -- --ignored, with clusterctl
 #      in PATH and PODPLANE_CLUSTERCTL_CONFIG set), and hack/cluster.sh down
 #      even when something failed.
@@ -88,6 +89,10 @@ hack/capi-smoke.sh
 
 step "a second management node, routed (hack/second-node.sh): the network test puts a worker there"
 hack/second-node.sh up
+
+step "the previous Kubernetes release (hack/previous-release.sh): the upgrade test starts there"
+hack/previous-release.sh build
+hack/previous-release.sh import
 
 step "integration tests against the local cluster"
 cargo test --quiet --test cluster -- --ignored --test-threads=2

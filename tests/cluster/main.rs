@@ -16,4 +16,6 @@ mod operations;
 mod operations_support;
 mod operator;
 mod routed_workers;
+mod upgrade;
+mod upgrade_support;
 mod workers;

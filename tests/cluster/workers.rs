@@ -25,13 +25,16 @@ pub(crate) async fn ready_hcp(ns: &TestNamespace, name: &str, workers: i32) -> H
     ready_hcp_with(ns, name, json!({"workers": {"replicas": workers}})).await
 }
 
-/// Apply a HostedControlPlane of the default version with `spec` and wait until it is Ready.
+/// Apply a HostedControlPlane with `spec` (the default version unless it names one) and wait
+/// until it is Ready.
 pub(crate) async fn ready_hcp_with(
     ns: &TestNamespace,
     name: &str,
     mut spec: serde_json::Value,
 ) -> HostedControlPlane {
-    spec["version"] = json!(podplane::versions::DEFAULT_KUBERNETES_VERSION);
+    if spec.get("version").is_none() {
+        spec["version"] = json!(podplane::versions::DEFAULT_KUBERNETES_VERSION);
+    }
     let object = json!({
         "apiVersion": "controlplane.podplane.dev/v1alpha1",
         "kind": "HostedControlPlane",

@@ -6,7 +6,9 @@ use kube::runtime::events::EventType;
 
 use super::apply::Applied;
 use super::plan::Plan;
-use crate::api::conditions::{READY, reasons};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+use crate::api::conditions::{READY, ROLLING_OUT, reasons};
 use crate::api::{HostedControlPlane, HostedControlPlaneStatus};
 use crate::controllers::Context;
 
@@ -48,6 +50,10 @@ pub async fn transitions(
 ) {
     for condition in &next.conditions {
         let before = previous.and_then(|p| p.conditions.iter().find(|c| c.type_ == condition.type_));
+        if condition.type_ == ROLLING_OUT {
+            rollout_step(context, hcp, before, condition).await;
+            continue;
+        }
         let was_true = before.map(|c| c.status == "True");
         let is_true = condition.status == "True";
         // A new control plane waits for its components and its first agents: no warning.
@@ -72,4 +78,22 @@ pub async fn transitions(
         let note = format!("{}: {}", condition.type_, condition.message);
         publish(context, hcp, type_, &reason, note).await;
     }
+}
+
+/// An Event per upgrade step: Normal as each starts and when it is done, Warning when it stalls.
+async fn rollout_step(
+    context: &Context,
+    hcp: &HostedControlPlane,
+    before: Option<&Condition>,
+    now: &Condition,
+) {
+    let was = before.map(|c| c.reason.as_str());
+    if was == Some(now.reason.as_str()) || (was.is_none() && now.reason == reasons::UP_TO_DATE) {
+        return;
+    }
+    let type_ = match now.reason.as_str() {
+        reasons::ROLLOUT_STALLED | reasons::DOWNGRADE_REFUSED => EventType::Warning,
+        _ => EventType::Normal,
+    };
+    publish(context, hcp, type_, &now.reason, now.message.clone()).await;
 }
