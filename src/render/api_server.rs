@@ -88,6 +88,10 @@ fn config_volume(names: &Names) -> Volume {
     pod::projected_volume("config", files)
 }
 
+/// Seconds a stopping API server Pod keeps serving before it is signalled: what the management
+/// cluster's Service needs to stop sending it new connections (rollouts lose no request).
+const LEAVE_ENDPOINTS_SECONDS: i64 = 5;
+
 pub fn deployment(hcp: &HostedControlPlane, address: Option<IpAddr>) -> Deployment {
     let names = hcp.names();
     let spec = &hcp.spec.api_server;
@@ -113,6 +117,7 @@ pub fn deployment(hcp: &HostedControlPlane, address: Option<IpAddr>) -> Deployme
         },
     );
     container.resources = Some(pod::resources(spec.resources.as_ref(), "100m", "256Mi"));
+    container.lifecycle = Some(pod::sleep_before_stop(LEAVE_ENDPOINTS_SECONDS));
     let tmp = Volume {
         name: "tmp".into(),
         empty_dir: Some(EmptyDirVolumeSource::default()),
@@ -126,7 +131,9 @@ pub fn deployment(hcp: &HostedControlPlane, address: Option<IpAddr>) -> Deployme
         vec![config_volume(&names), tmp, tunnel::socket_volume()],
     );
     if let Some(pod) = deployment.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
-        pod.containers.push(tunnel::sidecar(hcp, CONFIG_DIR));
+        let mut sidecar = tunnel::sidecar(hcp, CONFIG_DIR);
+        sidecar.lifecycle = Some(pod::sleep_before_stop(LEAVE_ENDPOINTS_SECONDS));
+        pod.containers.push(sidecar);
     }
     deployment
 }

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMapProjection, Container, ContainerPort, EnvVar, EnvVarSource,
-    HTTPGetAction, KeyToPath, ObjectFieldSelector, PodAffinityTerm, PodAntiAffinity, PodSecurityContext,
-    Probe, ProjectedVolumeSource, ResourceRequirements, SeccompProfile, SecretProjection, SecurityContext,
-    Volume, VolumeMount, VolumeProjection, WeightedPodAffinityTerm,
+    HTTPGetAction, KeyToPath, Lifecycle, LifecycleHandler, ObjectFieldSelector, PodAffinityTerm,
+    PodAntiAffinity, PodSecurityContext, Probe, ProjectedVolumeSource, ResourceRequirements, SeccompProfile,
+    SecretProjection, SecurityContext, SleepAction, Volume, VolumeMount, VolumeProjection,
+    WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -287,6 +288,18 @@ pub fn container(component: Component, image: String, command: Vec<String>) -> C
         command: Some(command),
         security_context: Some(container_security_context()),
         termination_message_policy: Some("FallbackToLogsOnError".into()),
+        ..Default::default()
+    }
+}
+
+/// A preStop that only waits `seconds`: the Pod keeps serving while it leaves its Service's
+/// endpoints, so clients' new connections stop reaching it before it is signalled.
+pub fn sleep_before_stop(seconds: i64) -> Lifecycle {
+    Lifecycle {
+        pre_stop: Some(LifecycleHandler {
+            sleep: Some(SleepAction { seconds }),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }

@@ -31,14 +31,26 @@ impl fmt::Display for Polled {
     }
 }
 
+/// Who asks: one client whose connections are kept (an operator, a controller), or a new
+/// client per request, as `kubectl get --raw` run every 0.5 s is.
+pub enum Asker {
+    Kept(Client),
+    Fresh(String),
+}
+
 /// GET `path` every 0.5 s (1 s timeout) until `stop`.
 pub struct Poll(JoinHandle<Polled>);
 
 impl Poll {
-    pub fn start(client: Client, path: &'static str, stop: Arc<AtomicBool>) -> Poll {
+    pub fn start(asker: Asker, path: &'static str, stop: Arc<AtomicBool>) -> Poll {
         Poll(tokio::spawn(async move {
             let mut polled = Polled::default();
+            let started = std::time::Instant::now();
             while !stop.load(Ordering::Relaxed) {
+                let client = match &asker {
+                    Asker::Kept(client) => client.clone(),
+                    Asker::Fresh(kubeconfig) => podplane::tenant::client(kubeconfig).await.unwrap(),
+                };
                 let request = http::Request::get(path).body(Vec::new()).unwrap();
                 let answer = tokio::time::timeout(Duration::from_secs(1), client.request_text(request)).await;
                 match answer {
@@ -46,10 +58,15 @@ impl Poll {
                     failure => {
                         polled.failed += 1;
                         if polled.errors.len() < 5 {
-                            polled.errors.push(match failure {
+                            let what = match failure {
                                 Ok(Err(e)) => e.to_string(),
                                 _ => "no answer within 1 s".into(),
-                            });
+                            };
+                            let at = started.elapsed().as_secs_f64();
+                            polled.errors.push(format!(
+                                "at {at:.1} s: {}",
+                                what.chars().take(200).collect::<String>()
+                            ));
                         }
                     }
                 }
@@ -69,6 +86,7 @@ impl Poll {
 pub struct Order {
     pub last_api_server_ready: Timestamp,
     pub first_controller_start: Timestamp,
+    pub last_controller_ready: Timestamp,
     pub first_new_worker: Timestamp,
 }
 
@@ -100,6 +118,11 @@ pub async fn order_of_starts(pods: &Api<Pod>, machines: &Api<PodMachine>, cluste
         .filter_map(|p| Some(p.status.as_ref()?.start_time.as_ref()?.0))
         .min()
         .expect("controller-manager and scheduler Pods");
+    let last_controller_ready = controllers
+        .iter()
+        .filter_map(ready_since)
+        .max()
+        .expect("Ready controllers");
     let first_new_worker = machines
         .list(&ListParams::default())
         .await
@@ -112,6 +135,7 @@ pub async fn order_of_starts(pods: &Api<Pod>, machines: &Api<PodMachine>, cluste
     Order {
         last_api_server_ready,
         first_controller_start,
+        last_controller_ready,
         first_new_worker,
     }
 }

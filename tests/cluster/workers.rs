@@ -57,14 +57,19 @@ pub(crate) async fn ready_hcp_with(
 }
 
 pub(crate) async fn hosted_admin(ns: &TestNamespace, hcp: &HostedControlPlane) -> Client {
+    podplane::tenant::client(&hosted_admin_kubeconfig(ns, hcp).await)
+        .await
+        .unwrap()
+}
+
+/// An admin kubeconfig of the hosted cluster that reaches it from this machine.
+pub(crate) async fn hosted_admin_kubeconfig(ns: &TestNamespace, hcp: &HostedControlPlane) -> String {
     let (server, tls_name) = podplane::tenant::access::external_server(&ns.client, hcp, &ns.name)
         .await
         .unwrap();
-    let admin =
-        podplane::tenant::access::admin_kubeconfig(&ns.client, hcp, &ns.name, &server, tls_name.as_deref())
-            .await
-            .unwrap();
-    podplane::tenant::client(&admin).await.unwrap()
+    podplane::tenant::access::admin_kubeconfig(&ns.client, hcp, &ns.name, &server, tls_name.as_deref())
+        .await
+        .unwrap()
 }
 
 pub(crate) fn condition(machine: &PodMachine, type_: &str) -> Option<(String, String, String)> {

@@ -145,11 +145,13 @@ pub fn control_plane(
                 rollout
                     .held
                     .insert(deployment.metadata.name.clone().unwrap_or_default());
-            } else if !current || !rolled_out(deployment) {
+            } else if !current || !rolled_out(deployment) || old_pods_run(hcp, component, pods) {
                 unfinished = unfinished.or(Some(step));
             }
         }
     }
+    // Templates all at the new version is not enough: old Pods may still be running.
+    behind |= Component::ALL.iter().any(|c| old_pods_run(hcp, *c, pods));
     if let Some(why) = refused_downgrade(hcp, pods) {
         rollout.held.extend(behind_deployments(hcp, deployments));
         rollout.refused = Some(why);
@@ -282,11 +284,26 @@ fn stalled(step: Step, pods: &[Arc<Pod>]) -> Option<String> {
 /// `status.version`); `None` before any runs.
 pub fn oldest_running(pods: &[Arc<Pod>]) -> Option<String> {
     pods.iter()
-        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
-        .filter_map(|p| p.metadata.annotations.as_ref()?.get(VERSION_ANNOTATION))
+        .filter_map(|p| running_version(p))
         .filter_map(|v| versions::parse(v).map(|parsed| (parsed, v)))
         .min()
-        .map(|(_, v)| v.clone())
+        .map(|(_, v)| v.to_string())
+}
+
+/// Whether a Pod of `component` on another version than `spec.version` still runs.
+fn old_pods_run(hcp: &HostedControlPlane, component: Component, pods: &[Arc<Pod>]) -> bool {
+    pods.iter().any(|p| {
+        let of_component = p.metadata.labels.as_ref().and_then(|l| l.get(COMPONENT));
+        of_component.map(String::as_str) == Some(component.as_str())
+            && running_version(p).is_some_and(|v| v != hcp.spec.version)
+    })
+}
+
+/// The Kubernetes version a running control-plane Pod runs.
+fn running_version(pod: &Pod) -> Option<&str> {
+    let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+    let version = pod.metadata.annotations.as_ref()?.get(VERSION_ANNOTATION)?;
+    running.then_some(version.as_str())
 }
 
 #[cfg(test)]

@@ -113,8 +113,15 @@ fn the_api_server_goes_first_then_controller_manager_and_scheduler() {
     assert_eq!(next.step, Some(Step::ControllerManagerAndScheduler));
     assert!(next.held.is_empty(), "both roll together: {:?}", next.held);
 
+    // Every template is new, but old controller-manager Pods still run: not finished.
     let live = running(&new, true);
-    assert!(control_plane(&new, &live, &[]).finished());
+    let old_pod = [pod("kube-controller-manager", "v1.35.4", None)];
+    assert_eq!(
+        control_plane(&new, &live, &old_pod).step,
+        Some(Step::ControllerManagerAndScheduler)
+    );
+    let new_pod = [pod("kube-controller-manager", "v1.36.3", None)];
+    assert!(control_plane(&new, &live, &new_pod).finished());
 }
 
 #[test]
