@@ -4,6 +4,7 @@
 //! plain `cargo test`; `hack/test.sh` runs them with `--ignored`.
 
 mod capi_support;
+mod capi_upgrade;
 mod cli;
 mod cluster_api;
 mod core;
