@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::format::image_tag;
 use super::observe::Snapshot;
-use crate::api::conditions::{self, PAUSED};
+use crate::api::conditions::{self, PAUSED, ROLLING_OUT, reasons};
 use crate::api::{HostedControlPlane, PodMachine};
 use crate::components::Component;
 use crate::render::etcd;
@@ -163,8 +163,9 @@ pub fn requested_workers(hcp: &HostedControlPlane) -> i32 {
     hcp.spec.workers.as_ref().map_or(0, |w| w.replicas)
 }
 
-/// Every condition that is not as it should be (True, or False for Paused), and a status the
-/// operator has not written or not brought up to the current generation.
+/// Every condition that is not as it should be (True; False for Paused; RollingOut neither
+/// Stalled nor DowngradeRefused), and a status the operator has not written or not brought up
+/// to the current generation.
 pub fn problems(hcp: &HostedControlPlane) -> Vec<Problem> {
     let Some(status) = hcp.status.as_ref() else {
         return vec![Problem {
@@ -185,7 +186,12 @@ pub fn problems(hcp: &HostedControlPlane) -> Vec<Problem> {
             message: format!("the status describes generation {observed}, the spec is at {generation}"),
         });
     }
-    let healthy = |c: &Condition| (c.type_ == PAUSED) != (c.status == "True");
+    let healthy = |c: &Condition| match c.type_.as_str() {
+        PAUSED => c.status != "True",
+        // An upgrade under way is no problem; a stalled or refused one is.
+        ROLLING_OUT => c.reason != reasons::ROLLOUT_STALLED && c.reason != reasons::DOWNGRADE_REFUSED,
+        _ => c.status == "True",
+    };
     for c in status.conditions.iter().filter(|c| !healthy(c)) {
         // Available mirrors Ready (Cluster API reads one, kubectl users the other): say it once.
         if problems

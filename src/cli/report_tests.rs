@@ -173,3 +173,15 @@ fn available_is_not_repeated_when_it_says_what_ready_says() {
         .collect();
     assert_eq!(types, ["Ready", "EtcdAvailable"]);
 }
+
+#[test]
+fn an_upgrade_under_way_is_no_problem_but_a_stalled_one_is() {
+    let with = |status: bool, reason: &str| {
+        let conditions = json!({"observedGeneration": 2, "conditions": [condition("RollingOut", status, reason, "v1.35.4 to v1.36.3")]});
+        problems(&control_plane(Some(conditions), 0))
+    };
+    assert!(with(false, "UpToDate").is_empty());
+    assert!(with(true, "RollingOutAPIServer").is_empty());
+    assert_eq!(with(true, "Stalled")[0].reason, "Stalled");
+    assert_eq!(with(false, "DowngradeRefused")[0].reason, "DowngradeRefused");
+}
