@@ -57,14 +57,7 @@ nodes_ready() { [[ "$(ready_nodes "$1")" == "${WORKERS}" ]]; }
 machine_exists() { kubectl -n "${NS}" get podmachine "$1" >/dev/null 2>&1; }
 
 [[ -x target/release/podplane ]] || cargo build --release --quiet --bin podplane
-kubectl apply -f - >/dev/null <<YAML
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: ${NS}
-  labels:
-    pod-security.kubernetes.io/enforce: privileged
-YAML
+privileged_namespace "${NS}"
 with_capi=() without=()
 for run in $(seq 1 "${RUNS}"); do
   name="capi-${run}"

@@ -34,14 +34,7 @@ workers_on() {
       '[.items[] | select(.spec.image == $image and .status.ready == true)] | length == $n' >/dev/null
 }
 
-kubectl apply -f - >/dev/null <<YAML
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: ${NS}
-  labels:
-    pod-security.kubernetes.io/enforce: privileged
-YAML
+privileged_namespace "${NS}"
 control_plane=() everything=()
 for run in $(seq 1 "${RUNS}"); do
   name="up-${run}"

@@ -33,14 +33,7 @@ pod_working_set_mib() {
   echo "(${usage} - ${inactive}) / 1048576" | bc
 }
 
-kubectl apply -f - >/dev/null <<YAML
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: ${NS}
-  labels:
-    pod-security.kubernetes.io/enforce: privileged
-YAML
+privileged_namespace "${NS}"
 hcp_ready=() workers_ready=() joins=() memory=() scale_down=() deletion=()
 for run in $(seq 1 "${RUNS}"); do
   name="workers-${run}"

@@ -82,6 +82,11 @@ impl Names {
         self.with(&format!("worker-{index}"))
     }
 
+    /// The index of a worker named by [`Names::worker`], if `name` is one.
+    pub fn worker_index(&self, name: &str) -> Option<usize> {
+        name.strip_prefix(&self.with("worker-"))?.parse().ok()
+    }
+
     /// Cluster CA (Cluster API name: after the cluster).
     pub fn ca_secret(&self) -> String {
         self.cluster_with("ca")

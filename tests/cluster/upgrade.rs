@@ -17,19 +17,14 @@ use tokio::sync::Mutex;
 
 use crate::harness::{TestNamespace, eventually};
 use crate::network_support::web_template;
-use crate::upgrade_support::{Asker, Poll, order_of_starts};
+use crate::upgrade_support::{Asker, Poll, get, order_of_starts};
 use crate::workers::{hosted_admin, hosted_admin_kubeconfig, machines_ready, ready_hcp_with};
 
 /// The release hack/previous-release.sh builds.
 pub const PREVIOUS: &str = "v1.35.4";
 
 async fn raw(client: &Client, path: &str) -> Result<String, String> {
-    let request = http::Request::get(path).body(Vec::new()).unwrap();
-    let answer = tokio::time::timeout(Duration::from_secs(2), client.request_text(request));
-    answer
-        .await
-        .map_err(|_| "timed out".to_string())?
-        .map_err(|e| e.to_string())
+    get(client, path, Duration::from_secs(2)).await
 }
 
 async fn rolling_out(ns: &TestNamespace) -> (String, String, String) {
@@ -57,16 +52,15 @@ async fn workload(hosted: &Client) {
         json!({"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}});
     let budget = json!({"metadata": {"name": "web"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}});
     let note = json!({"metadata": {"name": "before"}, "data": {"written": "before the upgrade"}});
-    let default = |c: &Client| c.clone();
-    Api::<Service>::namespaced(default(hosted), "default")
+    Api::<Service>::namespaced(hosted.clone(), "default")
         .create(&pp, &serde_json::from_value(service).unwrap())
         .await
         .unwrap();
-    Api::<PodDisruptionBudget>::namespaced(default(hosted), "default")
+    Api::<PodDisruptionBudget>::namespaced(hosted.clone(), "default")
         .create(&pp, &serde_json::from_value(budget).unwrap())
         .await
         .unwrap();
-    Api::<ConfigMap>::namespaced(default(hosted), "default")
+    Api::<ConfigMap>::namespaced(hosted.clone(), "default")
         .create(&pp, &serde_json::from_value(note).unwrap())
         .await
         .unwrap();

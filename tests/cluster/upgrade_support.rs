@@ -31,6 +31,15 @@ impl fmt::Display for Polled {
     }
 }
 
+/// GET `path`, giving up after `patience`.
+pub async fn get(client: &Client, path: &str, patience: Duration) -> Result<String, String> {
+    let request = http::Request::get(path).body(Vec::new()).unwrap();
+    match tokio::time::timeout(patience, client.request_text(request)).await {
+        Ok(answer) => answer.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", patience.as_secs())),
+    }
+}
+
 /// Who asks: one client whose connections are kept (an operator, a controller), or a new
 /// client per request, as `kubectl get --raw` run every 0.5 s is.
 pub enum Asker {
@@ -51,17 +60,11 @@ impl Poll {
                     Asker::Kept(client) => client.clone(),
                     Asker::Fresh(kubeconfig) => podplane::tenant::client(kubeconfig).await.unwrap(),
                 };
-                let request = http::Request::get(path).body(Vec::new()).unwrap();
-                let answer = tokio::time::timeout(Duration::from_secs(1), client.request_text(request)).await;
-                match answer {
-                    Ok(Ok(_)) => polled.ok += 1,
-                    failure => {
+                match get(&client, path, Duration::from_secs(1)).await {
+                    Ok(_) => polled.ok += 1,
+                    Err(what) => {
                         polled.failed += 1;
                         if polled.errors.len() < 5 {
-                            let what = match failure {
-                                Ok(Err(e)) => e.to_string(),
-                                _ => "no answer within 1 s".into(),
-                            };
                             let at = started.elapsed().as_secs_f64();
                             polled.errors.push(format!(
                                 "at {at:.1} s: {}",

@@ -104,7 +104,7 @@ pub fn plan(
             .and_then(|d| d.get(pki::TLS_CERT))
             .cloned(),
         tunnel: tunnel_credentials(&issued, &names),
-        addon_version: rollout.addon_version(hcp, &observed.pods),
+        addon_version: rollout.addon_version(hcp),
         ..Plan::default()
     };
     let mut wanted = BTreeSet::new();

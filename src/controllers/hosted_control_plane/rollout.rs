@@ -61,12 +61,14 @@ pub struct ControlPlaneRollout {
     pub stalled: Option<String>,
     /// Why nothing moves to `spec.version` at all (a patch downgrade not allowed).
     pub refused: Option<String>,
+    /// The oldest version a running control-plane Pod has.
+    pub running: Option<String>,
 }
 
 impl ControlPlaneRollout {
     /// Every component runs `spec.version` (and etcd its paired image), fully rolled out.
     pub fn finished(&self) -> bool {
-        self.step.is_none()
+        self.step.is_none() && self.refused.is_none()
     }
 }
 
@@ -121,7 +123,10 @@ pub fn control_plane(
     deployments: &[Arc<Deployment>],
     pods: &[Arc<Pod>],
 ) -> ControlPlaneRollout {
-    let mut rollout = ControlPlaneRollout::default();
+    let mut rollout = ControlPlaneRollout {
+        running: oldest_running(pods),
+        ..ControlPlaneRollout::default()
+    };
     let mut behind = false;
     let mut unfinished = None;
     for step in [Step::Etcd, Step::ApiServer, Step::ControllerManagerAndScheduler] {
@@ -152,7 +157,7 @@ pub fn control_plane(
     }
     // Templates all at the new version is not enough: old Pods may still be running.
     behind |= Component::ALL.iter().any(|c| old_pods_run(hcp, *c, pods));
-    if let Some(why) = refused_downgrade(hcp, pods) {
+    if let Some(why) = refused_downgrade(hcp, rollout.running.as_deref()) {
         rollout.held.extend(behind_deployments(hcp, deployments));
         rollout.refused = Some(why);
     } else if behind {
@@ -165,9 +170,9 @@ pub fn control_plane(
 /// A move to an older patch of the running minor needs the annotation (etcd data and
 /// objects written by the newer patch are read by the older one, but a downgrade is a
 /// decision, not a typo).
-fn refused_downgrade(hcp: &HostedControlPlane, pods: &[Arc<Pod>]) -> Option<String> {
-    let running = oldest_running(pods)?;
-    let (from, to) = (versions::parse(&running)?, versions::parse(&hcp.spec.version)?);
+fn refused_downgrade(hcp: &HostedControlPlane, running: Option<&str>) -> Option<String> {
+    let running = running?;
+    let (from, to) = (versions::parse(running)?, versions::parse(&hcp.spec.version)?);
     let allowed = hcp
         .metadata
         .annotations
@@ -204,8 +209,7 @@ pub struct Rollout {
 impl Rollout {
     pub fn observe(hcp: &HostedControlPlane, observed: &Observed) -> Rollout {
         let control_plane = control_plane(hcp, &observed.deployments, &observed.pods);
-        let finished = control_plane.finished() && control_plane.refused.is_none();
-        let workers = worker_rollout::plan(hcp, &observed.machines, finished);
+        let workers = worker_rollout::plan(hcp, &observed.machines, control_plane.finished());
         Rollout {
             control_plane,
             workers,
@@ -222,12 +226,12 @@ impl Rollout {
     }
 
     /// The version addons follow: `spec.version` once the control plane runs it.
-    pub fn addon_version(&self, hcp: &HostedControlPlane, pods: &[Arc<Pod>]) -> String {
+    pub fn addon_version(&self, hcp: &HostedControlPlane) -> String {
         let cp = &self.control_plane;
-        if cp.finished() && cp.refused.is_none() {
-            return hcp.spec.version.clone();
+        match &cp.running {
+            Some(running) if !cp.finished() => running.clone(),
+            _ => hcp.spec.version.clone(),
         }
-        oldest_running(pods).unwrap_or_else(|| hcp.spec.version.clone())
     }
 
     /// The step under way, if any.
@@ -237,10 +241,14 @@ impl Rollout {
     }
 
     /// The `RollingOut` condition.
-    pub fn condition(&self, hcp: &HostedControlPlane, pods: &[Arc<Pod>], now: &Time) -> Condition {
+    pub fn condition(&self, hcp: &HostedControlPlane, now: &Time) -> Condition {
         let generation = hcp.metadata.generation;
         let target = &hcp.spec.version;
-        let from = oldest_running(pods).unwrap_or_else(|| target.clone());
+        let from = self
+            .control_plane
+            .running
+            .clone()
+            .unwrap_or_else(|| target.clone());
         let cp = &self.control_plane;
         let (ok, reason, message) = if let Some(why) = &cp.refused {
             (false, reasons::DOWNGRADE_REFUSED, why.clone())

@@ -309,7 +309,7 @@ pub fn compute(inputs: &Inputs) -> HostedControlPlaneStatus {
         None => conditions.extend(previous_condition(inputs, TUNNEL_AVAILABLE)),
     }
     match &inputs.report.rollout {
-        Some(rollout) => conditions.push(rollout.condition(hcp, &inputs.observed.pods, &inputs.now)),
+        Some(rollout) => conditions.push(rollout.condition(hcp, &inputs.now)),
         None => conditions.extend(previous_condition(inputs, ROLLING_OUT)),
     }
     keep_transition_times(

@@ -33,7 +33,7 @@ struct Existing {
 }
 
 /// The image workers of `hcp` run: `spec.workers.image`, else the control plane's version.
-pub fn desired_image(hcp: &HostedControlPlane) -> Option<String> {
+fn desired_image(hcp: &HostedControlPlane) -> Option<String> {
     let workers = hcp.spec.workers.as_ref()?;
     Some(
         workers
@@ -44,13 +44,12 @@ pub fn desired_image(hcp: &HostedControlPlane) -> Option<String> {
 }
 
 fn existing(hcp: &HostedControlPlane, machines: &[Arc<PodMachine>]) -> Vec<Existing> {
-    let prefix = Names::new(&hcp.metadata.name.clone().unwrap_or_default()).worker(0);
-    let prefix = prefix.trim_end_matches('0');
+    let names = Names::new(&hcp.metadata.name.clone().unwrap_or_default());
     let mut found: Vec<Existing> = machines
         .iter()
         .filter_map(|m| {
             let name = m.metadata.name.clone()?;
-            let index = name.strip_prefix(prefix)?.parse().ok()?;
+            let index = names.worker_index(&name)?;
             Some(Existing {
                 index,
                 name,
