@@ -69,6 +69,10 @@ pub fn command(hcp: &HostedControlPlane, address: Option<IpAddr>) -> Vec<String>
         ("service-account-key-file", pki("sa.pub")),
         ("service-account-signing-key-file", pki("sa.key")),
         ("service-cluster-ip-range", network.service_cidr.clone()),
+        // Watches end when the API server is signalled (clients re-watch elsewhere). Without
+        // this the HTTP server waits for them up to the request timeout (60 s), and the Pod
+        // is killed after 30 s with the rollout waiting on it.
+        ("shutdown-watch-termination-grace-period", "5s".into()),
         ("tls-cert-file", pki("apiserver.crt")),
         ("tls-private-key-file", pki("apiserver.key")),
     ];
@@ -131,9 +135,12 @@ pub fn deployment(hcp: &HostedControlPlane, address: Option<IpAddr>) -> Deployme
         vec![config_volume(&names), tmp, tunnel::socket_volume()],
     );
     if let Some(pod) = deployment.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
+        // A native sidecar: it starts (and opens the socket) before the API server and stops
+        // only after it. Stopped first, it left the stopping API server waiting on requests
+        // into the tunnel until it was killed 25 s later.
         let mut sidecar = tunnel::sidecar(hcp, CONFIG_DIR);
-        sidecar.lifecycle = Some(pod::sleep_before_stop(LEAVE_ENDPOINTS_SECONDS));
-        pod.containers.push(sidecar);
+        sidecar.restart_policy = Some("Always".into());
+        pod.init_containers = Some(vec![sidecar]);
     }
     deployment
 }

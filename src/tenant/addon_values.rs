@@ -68,6 +68,8 @@ pub struct Values {
     service_port: i32,
     tunnel: Tunnel,
     flannel_image: String,
+    /// flannel is the Pod network (not a CNI the user installs).
+    flannel: bool,
     metrics_server_image: String,
 }
 
@@ -114,6 +116,7 @@ pub fn values(hcp: &HostedControlPlane, inputs: &Inputs) -> Result<Values, super
             image: format!("{repository}/kas-network-proxy/proxy-agent:{KONNECTIVITY_VERSION}"),
         },
         flannel_image: format!("ghcr.io/flannel-io/flannel:{FLANNEL_VERSION}"),
+        flannel: network.cni == crate::api::addons::Cni::Flannel,
         metrics_server_image: format!("{repository}/metrics-server/metrics-server:{METRICS_SERVER_VERSION}"),
     })
 }

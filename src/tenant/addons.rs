@@ -279,6 +279,11 @@ mod tests {
                 .contains("10.244.0.0/16")
         );
         assert!(rendered.unwanted.iter().any(|o| o["kind"] == "APIService"));
+        let agents = |rendered: &Rendered| {
+            let agents = find(&rendered.wanted, "DaemonSet", "konnectivity-agent");
+            agents["spec"]["template"]["spec"]["initContainers"][0]["name"].clone()
+        };
+        assert_eq!(agents(&rendered), "wait-for-pod-network");
 
         let mut workers = hcp();
         workers.spec.workers = Some(crate::api::WorkersSpec {
@@ -293,5 +298,6 @@ mod tests {
         );
         assert!(rendered.wanted.iter().all(|o| o["metadata"]["name"] != "flannel"));
         assert!(rendered.unwanted.is_empty());
+        assert!(agents(&rendered).is_null(), "no flannel to wait for");
     }
 }

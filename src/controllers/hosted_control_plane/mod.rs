@@ -38,6 +38,8 @@ use status::Report;
 const NOT_ANSWERING_RECHECK: Duration = Duration::from_secs(2);
 /// How often a control plane whose tunnel has no agents yet is looked at again.
 const TUNNEL_RECHECK: Duration = Duration::from_secs(10);
+/// How often an API server rollout waiting for agents to reach a new server looks again.
+const AGENT_RECHECK: Duration = Duration::from_secs(1);
 /// The controller's name in metrics.
 const NAME: &str = "hostedcontrolplane";
 
@@ -101,7 +103,14 @@ async fn reconcile_one(hcp: &HostedControlPlane, context: &Context) -> Result<Ac
     outcome?;
     let answering = report.hosted.as_ref().is_some_and(Result::is_ok);
     let tunnel_up = report.tunnel.as_deref().is_some_and(tunnel::all_connected);
-    Ok(Action::requeue(if !answering {
+    let waiting_for_agents = report
+        .rollout
+        .as_ref()
+        .is_some_and(|r| r.control_plane.wait_for_agents);
+    Ok(Action::requeue(if waiting_for_agents {
+        // Agents find a new API server with no event here: the old one stops once they did.
+        AGENT_RECHECK
+    } else if !answering {
         NOT_ANSWERING_RECHECK
     } else if !tunnel_up {
         // Agents connect as nodes come up, with no event here: look again soon.
@@ -122,7 +131,12 @@ async fn converge(
     observe::ensure_api_service(&context.client, hcp, observed).await?;
     let required = plan::required_pki(hcp, observed);
     observe::complete_pki(&context.client, hcp, &required, &mut observed.pki).await?;
-    let rollout = rollout::Rollout::observe(hcp, observed);
+    let mut rollout = rollout::Rollout::observe(hcp, observed);
+    if rollout.control_plane.step == Some(rollout::Step::ApiServer) {
+        let servers = tunnel::observe(&context.client, &namespace, &observed.pods).await;
+        rollout.control_plane.wait_for_agents =
+            tunnel::hold_for_agents(&hcp.spec.version, &servers, &observed.pods);
+    }
     let plan = plan::plan(
         hcp,
         &required,

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::observe::Observed;
-use super::rollout::Rollout;
+use super::rollout::{AGENT_WAIT_SECONDS, Rollout};
 use crate::api::HostedControlPlane;
 use crate::api::conditions::SYNCED;
 use crate::components::PkiSecret;
@@ -109,7 +109,17 @@ pub fn plan(
     };
     let mut wanted = BTreeSet::new();
     let workers = rollout.worker_machines();
-    for child in render::with_workers(hcp, &issued, observed.published_address(), &workers) {
+    for mut child in render::with_workers(hcp, &issued, observed.published_address(), &workers) {
+        if let render::Child::Deployment(deployment) = &mut child
+            && rollout.control_plane.wait_for_agents
+            && deployment.metadata.name.as_deref() == Some(names.api_server().as_str())
+        {
+            let spec = deployment
+                .spec
+                .as_mut()
+                .expect("rendered Deployments have a spec");
+            spec.min_ready_seconds = Some(AGENT_WAIT_SECONDS);
+        }
         let (kind, metadata) = child.kind_and_metadata();
         let name = metadata.name.clone().unwrap_or_default();
         wanted.insert((kind, name.clone()));

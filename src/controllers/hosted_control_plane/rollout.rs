@@ -63,7 +63,13 @@ pub struct ControlPlaneRollout {
     pub refused: Option<String>,
     /// The oldest version a running control-plane Pod has.
     pub running: Option<String>,
+    /// New API server Pods count as available only after [`AGENT_WAIT_SECONDS`]: the
+    /// konnectivity agents have not found every new server yet (see `tunnel::hold_for_agents`).
+    pub wait_for_agents: bool,
 }
+
+/// The longest a new API server Pod waits for a konnectivity agent before an old one stops.
+pub const AGENT_WAIT_SECONDS: i32 = 30;
 
 impl ControlPlaneRollout {
     /// Every component runs `spec.version` (and etcd its paired image), fully rolled out.

@@ -258,3 +258,28 @@ fn workers_are_replaced_one_at_a_time_after_the_control_plane() {
     assert_eq!(indexes(&settled), [(0, new_image), (2, new_image)]);
     assert_eq!(settled.progress, None);
 }
+
+#[test]
+fn a_new_api_server_waiting_for_agents_is_not_available_at_once() {
+    use super::super::plan;
+    let hcp = hcp("v1.36.3", json!({}));
+    let observed = Observed::default();
+    let required = plan::required_pki(&hcp, &observed);
+    let api_server_write = |wait_for_agents: bool| {
+        let mut rollout = Rollout::default();
+        rollout.control_plane.wait_for_agents = wait_for_agents;
+        let now = time::OffsetDateTime::now_utc();
+        let planned = plan::plan(&hcp, &required, &observed, &rollout, now).unwrap();
+        let name = hcp.names().api_server();
+        let write = planned
+            .writes
+            .into_iter()
+            .find(|w| w.kind == "Deployment" && w.name == name);
+        write.unwrap().object
+    };
+    assert_eq!(
+        api_server_write(true)["spec"]["minReadySeconds"],
+        json!(AGENT_WAIT_SECONDS)
+    );
+    assert!(api_server_write(false)["spec"].get("minReadySeconds").is_none());
+}

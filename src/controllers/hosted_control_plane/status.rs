@@ -58,11 +58,11 @@ pub(super) fn pod_problem(pods: &[Arc<Pod>], component: &str) -> Option<(String,
             .map(String::as_str)
             == Some(component)
     }) {
-        let statuses = pod
-            .status
-            .as_ref()
-            .and_then(|s| s.container_statuses.clone())
-            .unwrap_or_default();
+        // Sidecars (the konnectivity server) are init containers.
+        let statuses = pod.status.iter().flat_map(|s| {
+            let init = s.init_container_statuses.iter().flatten();
+            init.chain(s.container_statuses.iter().flatten()).cloned()
+        });
         for status in statuses {
             if let Some(waiting) = status.state.and_then(|s| s.waiting) {
                 let reason = waiting.reason.unwrap_or_default();

@@ -9,7 +9,7 @@ use kube::Client;
 
 use crate::api::conditions::{TUNNEL_AVAILABLE, condition, reasons};
 use crate::components::{Component, TUNNEL_HEALTH_PORT};
-use crate::contract::COMPONENT;
+use crate::contract::{COMPONENT, VERSION_ANNOTATION};
 
 /// The metric a konnectivity server counts its connected agents in, per proxy strategy.
 const READY_BACKENDS: &str = "konnectivity_network_proxy_server_ready_backends";
@@ -27,13 +27,50 @@ pub fn ready_backends(metrics: &str) -> Option<u64> {
         .max()
 }
 
-fn running_api_servers(pods: &[Arc<Pod>]) -> impl Iterator<Item = &Arc<Pod>> {
+/// API server Pods not being deleted.
+fn staying_api_servers(pods: &[Arc<Pod>]) -> impl Iterator<Item = &Arc<Pod>> {
     pods.iter().filter(|pod| {
         let labels = pod.metadata.labels.as_ref();
         labels.and_then(|l| l.get(COMPONENT)).map(String::as_str) == Some(Component::ApiServer.as_str())
             && pod.metadata.deletion_timestamp.is_none()
-            && pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
     })
+}
+
+fn running_api_servers(pods: &[Arc<Pod>]) -> impl Iterator<Item = &Arc<Pod>> {
+    staying_api_servers(pods)
+        .filter(|pod| pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+}
+
+fn is_ready(pod: &Pod) -> bool {
+    let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_ref());
+    conditions.is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Whether API server Pods of `version` must wait before they count as available (and an
+/// old one is stopped): agents are connected to the running servers, and a server of
+/// `version` does not exist yet, is not Ready, or has no agent yet. Without this, a new
+/// API server serves requests it cannot send into the hosted cluster (the Service proxy,
+/// webhooks, logs) until the agents, which dial the Service every second, find it.
+pub fn hold_for_agents(version: &str, servers: &[Server], pods: &[Arc<Pod>]) -> bool {
+    let agents_exist = servers
+        .iter()
+        .any(|(_, agents)| matches!(agents, Ok(n) if *n > 0));
+    let new: Vec<&Arc<Pod>> = staying_api_servers(pods)
+        .filter(|pod| {
+            let annotations = pod.metadata.annotations.as_ref();
+            annotations
+                .and_then(|a| a.get(VERSION_ANNOTATION))
+                .map(String::as_str)
+                == Some(version)
+        })
+        .collect();
+    let connected = |pod: &Pod| {
+        let name = pod.metadata.name.as_deref().unwrap_or_default();
+        servers
+            .iter()
+            .any(|(server, agents)| server == name && matches!(agents, Ok(n) if *n > 0))
+    };
+    agents_exist && (new.is_empty() || new.iter().any(|pod| !is_ready(pod) || !connected(pod)))
 }
 
 /// Ask each running API server Pod's konnectivity server (through the management API
@@ -121,5 +158,43 @@ mod tests {
         );
         assert!(condition.message.contains("b: 0"), "{}", condition.message);
         assert_eq!(available(&[], Some(1), &now).reason, reasons::NO_SERVER);
+    }
+
+    fn api_server(name: &str, version: &str, ready: bool) -> Arc<Pod> {
+        let pod = serde_json::json!({
+            "metadata": {"name": name,
+                "labels": {COMPONENT: Component::ApiServer.as_str()},
+                "annotations": {VERSION_ANNOTATION: version}},
+            "status": {"phase": "Running",
+                "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]}
+        });
+        Arc::new(serde_json::from_value(pod).unwrap())
+    }
+
+    #[test]
+    fn new_api_servers_wait_for_an_agent_only_where_agents_exist() {
+        let server = |name: &str, agents: u64| (name.to_string(), Ok(agents));
+        let old = api_server("old", "v1.35.4", true);
+        let hold = |servers: &[Server], pods: &[Arc<Pod>]| hold_for_agents("v1.36.3", servers, pods);
+        // About to roll: the new template is not applied yet.
+        assert!(hold(&[server("old", 2)], std::slice::from_ref(&old)));
+        let starting = api_server("new", "v1.36.3", false);
+        assert!(hold(
+            &[server("old", 2), server("new", 0)],
+            &[old.clone(), starting]
+        ));
+        let ready = api_server("new", "v1.36.3", true);
+        assert!(hold(
+            &[server("old", 2), server("new", 0)],
+            &[old.clone(), ready.clone()]
+        ));
+        let unknown = ("new".to_string(), Err("no answer within 3s".to_string()));
+        assert!(hold(&[server("old", 2), unknown], &[old.clone(), ready.clone()]));
+        assert!(!hold(
+            &[server("old", 2), server("new", 1)],
+            &[old.clone(), ready.clone()]
+        ));
+        // No agents anywhere (no nodes): nothing to wait for.
+        assert!(!hold(&[server("old", 0), server("new", 0)], &[old, ready]));
     }
 }
