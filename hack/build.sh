@@ -5,6 +5,7 @@
 #   hack/build.sh [all|kubernetes|etcd|coredns|containerd|crictl|pause|
 #                  konnectivity|flannel|metrics-server]...
 #   hack/build.sh capi cert-manager     (Cluster API; not part of all)
+#   hack/build.sh local-path-provisioner (hack/local-path.sh; not part of all)
 #
 # Every component is built by a small generated Go module under
 # ${PODPLANE_CACHE}/src/ (never in the repo) that requires the upstream module at
@@ -245,6 +246,18 @@ go 1.26.0
 require ${p} ${v}" "${ldflags}" "" ./controller ./cainjector
 }
 
+# local-path-provisioner: its main package is the module's root; the version
+# variable is main.VERSION, as its scripts/build sets it.
+build_local_path_provisioner() {
+  local v="${LOCAL_PATH_PROVISIONER_VERSION}" p=github.com/rancher/local-path-provisioner
+  build_module "local-path-provisioner-${v}" "${LOCAL_PATH_BIN_DIR}" \
+    "module podplane.local/build/local-path-provisioner
+
+go 1.23.0
+
+require ${p} ${v}" "-s -w -X main.VERSION=${v}" "" "${p}"
+}
+
 main() {
   local targets=("$@") t
   ((${#targets[@]})) || targets=(all)
@@ -256,7 +269,7 @@ main() {
   for t in "${targets[@]}"; do
     case "${t}" in
       kubernetes | etcd | coredns | containerd | crictl | pause | capi | konnectivity | flannel) "build_${t}" ;;
-      cert-manager | metrics-server) "build_${t//-/_}" ;;
+      cert-manager | metrics-server | local-path-provisioner) "build_${t//-/_}" ;;
       *) die "unknown build target ${t}" ;;
     esac
   done

@@ -61,21 +61,6 @@ build_image() {
   log "image ${ref}: $(du -h "${tar}" | cut -f1) in $(($(date +%s) - start))s -> ${tar}"
 }
 
-# import_image REF: import the archive unless containerd has that very manifest.
-import_image() {
-  local ref tar want have
-  ref="$(oci_normalize_ref "$1")"
-  tar="$(image_tar "$1")"
-  want="$(tar -xOf "${tar}" index.json | jq -r '.manifests[0].digest')"
-  have="$(ctr_cmd "${CONTAINERD_SOCK}" images ls "name==${ref}" 2>/dev/null | awk 'NR > 1 { print $3 }')"
-  if [[ "${have}" == "${want}" ]]; then
-    log "image ${ref}: already in containerd"
-    return 0
-  fi
-  ctr_import "${CONTAINERD_SOCK}" "${tar}"
-  log "image ${ref}: imported"
-}
-
 cmd_build() {
   local start bin path ref
   start=$(date +%s)
@@ -88,7 +73,7 @@ cmd_build() {
   done < <(capi_images)
   if [[ -S "${CONTAINERD_SOCK}" ]]; then
     while read -r _ bin path ref; do
-      import_image "${ref}"
+      ctr_import_changed "${CONTAINERD_SOCK}" "${ref}" "$(image_tar "${ref}")"
     done < <(capi_images)
   else
     log "no containerd at ${CONTAINERD_SOCK}: images not imported (hack/cluster.sh up, then run build again)"

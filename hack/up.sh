@@ -2,7 +2,8 @@
 # One command from a fresh machine (Debian, root, no container engine) to a
 # student's hosted cluster:
 #
-#   hack/up.sh        the local management cluster (built from source), the
+#   hack/up.sh        the local management cluster (built from source) with the default
+#                     StorageClass local-path, the
 #                     kindest/node and operator images, Cluster API and podplane
 #                     installed by clusterctl, then namespace demo with the
 #                     HostedControlPlane demo and two workers (examples/demo.yaml),
@@ -28,7 +29,7 @@ PODPLANE="${PODPLANE_ROOT}/target/release/podplane"
 DEMO_MANIFEST=examples/demo.yaml
 DEMO_KUBECONFIG=demo.kubeconfig
 WAIT_TIMEOUT="${PODPLANE_UP_TIMEOUT:-10m}"
-STEPS=11
+STEPS=12
 step_no=0
 # Notes a step writes for the user go to fd 3 (the terminal); the rest to the log.
 exec 3>&1
@@ -157,6 +158,12 @@ links() {
   note "kubectl podplane --version: $(PATH="${BIN_DIR}:${PATH}" kubectl podplane --version)"
 }
 
+storage_class() {
+  hack/local-path.sh build
+  hack/local-path.sh import
+  hack/local-path.sh install
+}
+
 demo() {
   kubectl apply -f "${DEMO_MANIFEST}" | sed 's/^/       /' >&3
 }
@@ -187,6 +194,7 @@ up() {
   run_step "prerequisites: root, Debian packages, cargo, go" prerequisites
   run_step "management cluster from upstream sources (hack/cluster.sh up)" hack/cluster.sh up
   eval "$(hack/cluster.sh env)"
+  run_step "default StorageClass local-path (hack/local-path.sh build, import, install)" storage_class
   run_step "worker node image kindest/node:${KUBE_VERSION} (hack/node-image.sh)" node_image
   run_step "operator image (hack/operator-image.sh)" operator_image
   run_step "Cluster API and cert-manager images (hack/capi.sh build)" hack/capi.sh build

@@ -26,6 +26,7 @@ CERT_MANAGER_BIN_DIR="${PODPLANE_CACHE}/bin/cert-manager-${CERT_MANAGER_VERSION}
 KONNECTIVITY_BIN_DIR="${PODPLANE_CACHE}/bin/konnectivity-${KONNECTIVITY_VERSION}"
 FLANNEL_BIN_DIR="${PODPLANE_CACHE}/bin/flannel-${FLANNEL_VERSION}"
 METRICS_SERVER_BIN_DIR="${PODPLANE_CACHE}/bin/metrics-server-${METRICS_SERVER_VERSION}"
+LOCAL_PATH_BIN_DIR="${PODPLANE_CACHE}/bin/local-path-provisioner-${LOCAL_PATH_PROVISIONER_VERSION}"
 # The previous release's (upgrade tests; hack/previous-release.sh builds them).
 KUBE_PREVIOUS_BIN_DIR="${PODPLANE_CACHE}/bin/kubernetes-${KUBE_PREVIOUS_VERSION}"
 

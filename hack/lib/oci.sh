@@ -167,3 +167,19 @@ oci_image_from_dir() {
   rm -f "${tar}"
   log "imported $(oci_normalize_ref "${ref}")"
 }
+
+# ctr_import_changed ADDRESS REF TAR: import TAR (an image archive of REF) into
+# containerd at ADDRESS unless it already holds that very manifest.
+ctr_import_changed() {
+  local address="$1" ref tar="$3" want have
+  ref="$(oci_normalize_ref "$2")"
+  [[ -f "${tar}" ]] || die "image archive ${tar} missing"
+  want="$(tar -xOf "${tar}" index.json | jq -r '.manifests[0].digest')"
+  have="$(ctr_cmd "${address}" images ls "name==${ref}" 2>/dev/null | awk 'NR > 1 { print $3 }')"
+  if [[ "${have}" == "${want}" ]]; then
+    log "image ${ref}: already in ${address}"
+    return 0
+  fi
+  ctr_import "${address}" "${tar}"
+  log "image ${ref}: imported into ${address}"
+}

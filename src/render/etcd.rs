@@ -104,7 +104,7 @@ pub fn command(hcp: &HostedControlPlane, member: usize) -> Vec<String> {
         })
         .collect::<Vec<_>>()
         .join(",");
-    let base = vec![
+    let mut base = vec![
         ("name", names.etcd_member(member)),
         ("data-dir", format!("{DATA_DIR}/data")),
         ("listen-client-urls", format!("https://0.0.0.0:{client}")),
@@ -128,6 +128,13 @@ pub fn command(hcp: &HostedControlPlane, member: usize) -> Vec<String> {
         ("peer-key-file", format!("{PKI_DIR}/peer.key")),
         ("snapshot-count", "10000".into()),
     ];
+    if member_count(hcp) > 1 {
+        // A member's Pod IP is not known when its peer certificate is issued: peers are
+        // trusted for their certificate from the etcd CA, not for a name matching their
+        // address (etcd otherwise refuses every peer). Only with peers, so a single member's
+        // Pod (and its emptyDir data) is not replaced for a flag it does not use.
+        base.push(("peer-skip-client-san-verification", "true".into()));
+    }
     let mut command = vec![Component::Etcd.as_str().to_string()];
     command.extend(flags::render(base, &BTreeMap::new()));
     command

@@ -9,6 +9,7 @@ mod cli;
 mod cluster_api;
 mod core;
 mod crd;
+mod etcd_storage;
 mod harness;
 mod join;
 mod network;

@@ -57,7 +57,7 @@ pub enum Asker {
 /// How long a poll waits for its answer: an API server that does not answer within this is
 /// down; one that answers later than usual on a loaded machine is slow (reported as the
 /// slowest answer), not down.
-const PATIENCE: Duration = Duration::from_secs(2);
+const PATIENCE: Duration = Duration::from_secs(5);
 
 /// GET `path` every 0.5 s until `stop`.
 pub struct Poll(JoinHandle<Polled>);
