@@ -12,7 +12,8 @@ use crate::components::Component;
 pub enum Target {
     /// The HostedControlPlane's Ready condition is True.
     Ready,
-    /// Ready, and every worker of spec.workers.replicas is Ready with a Ready Node.
+    /// Ready, every worker of spec.workers.replicas Ready with a Ready Node, and the tunnel
+    /// to them available (exec, logs, webhooks work).
     Workers,
 }
 
@@ -64,6 +65,15 @@ pub fn lines(snapshot: &Snapshot, target: Target) -> Vec<(String, String)> {
             .filter(|(_, m)| m.is_some_and(report::worker_ready))
             .count();
         lines.push(("workers".into(), format!("workers {ready}/{requested} Ready")));
+        if requested > 0 {
+            let tunnel = report::condition(hcp, conditions::TUNNEL_AVAILABLE);
+            let text = if tunnel.is_some_and(|c| c.status == "True") {
+                "tunnel: agents connected"
+            } else {
+                "tunnel: waiting for konnectivity agents"
+            };
+            lines.push(("tunnel".into(), text.into()));
+        }
         for (name, machine) in requested_machines(snapshot) {
             let phase = machine.map_or("not created yet", PodMachine::phase);
             lines.push((name.clone(), format!("{name} {phase}")));
@@ -133,6 +143,13 @@ pub fn unmet(snapshot: &Snapshot, target: Target) -> Vec<String> {
             unmet.push(format!(
                 "the HostedControlPlane's status reports {reported}/{requested} workers Ready"
             ));
+        }
+        // Nodes without the tunnel cannot be exec'd into or show logs yet.
+        match report::condition(hcp, conditions::TUNNEL_AVAILABLE) {
+            _ if requested <= 0 || !unmet.is_empty() => {}
+            Some(c) if c.status == "True" => {}
+            Some(c) => unmet.push(format!("TunnelAvailable ({}): {}", c.reason, c.message)),
+            None => unmet.push("TunnelAvailable is not reported yet".into()),
         }
     }
     unmet

@@ -138,8 +138,18 @@ fn waiting_for_workers_names_each_missing_one_until_all_are_ready() {
         ["the HostedControlPlane's status reports 1/2 workers Ready"]
     );
     let reported = control_plane(Some(ready_status(2, 2)), 2);
-    let done = snapshot(reported, both.machines);
+    let no_tunnel = snapshot(reported, both.machines.clone());
+    assert_eq!(
+        progress::unmet(&no_tunnel, Target::Workers),
+        ["TunnelAvailable is not reported yet"]
+    );
+    let mut status = ready_status(2, 2);
+    let tunnel = condition("TunnelAvailable", true, "AgentsConnected", "agents connected");
+    status["conditions"].as_array_mut().unwrap().push(tunnel);
+    let done = snapshot(control_plane(Some(status), 2), both.machines);
     assert!(progress::unmet(&done, Target::Workers).is_empty());
+    let lines = progress::lines(&done, Target::Workers);
+    assert!(lines.contains(&("tunnel".into(), "tunnel: agents connected".into())));
 }
 
 #[test]

@@ -83,7 +83,10 @@ async fn workload(hosted: &Client) {
 #[ignore = "needs the local cluster with the operator and hack/previous-release.sh: hack/test.sh"]
 async fn a_control_plane_and_its_workers_upgrade_in_order_while_serving() {
     let ns = TestNamespace::with_pod_security("podplane-upgrade", Some("privileged")).await;
-    let spec = json!({"version": PREVIOUS, "replicas": 2, "workers": {"replicas": 2}});
+    // API server replicas: 2 (the goal: no failed poll); PODPLANE_UPGRADE_REPLICAS=1 measures
+    // the single-replica case, where the new Pod is Ready before the old one stops too.
+    let replicas: u32 = std::env::var("PODPLANE_UPGRADE_REPLICAS").map_or(2, |r| r.parse().unwrap());
+    let spec = json!({"version": PREVIOUS, "replicas": replicas, "workers": {"replicas": 2}});
     let hcp = ready_hcp_with(&ns, "up", spec).await;
     machines_ready(&ns, &["up-worker-0", "up-worker-1"]).await;
     let hosted = hosted_admin(&ns, &hcp).await;
@@ -102,7 +105,7 @@ async fn a_control_plane_and_its_workers_upgrade_in_order_while_serving() {
 
     // A new API server image that is not there: the rollout stops, the old version serves.
     let broken = "registry.k8s.io/kube-apiserver:v1.36.99";
-    apply(json!({"version": CURRENT, "replicas": 2, "workers": {"replicas": 2}, "apiServer": {"image": broken}})).await;
+    apply(json!({"version": CURRENT, "replicas": replicas, "workers": {"replicas": 2}, "apiServer": {"image": broken}})).await;
     let message = eventually("RollingOut Stalled", Duration::from_secs(120), || async {
         let (reason, message, _) = rolling_out(&ns).await;
         (reason == "Stalled")
@@ -145,7 +148,7 @@ async fn a_control_plane_and_its_workers_upgrade_in_order_while_serving() {
             }
         }
     });
-    apply(json!({"version": CURRENT, "replicas": 2, "workers": {"replicas": 2}})).await;
+    apply(json!({"version": CURRENT, "replicas": replicas, "workers": {"replicas": 2}})).await;
     eventually(
         "control plane and workers on the new version",
         Duration::from_secs(900),

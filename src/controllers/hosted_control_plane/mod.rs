@@ -36,8 +36,10 @@ use status::Report;
 
 /// How often a control plane whose API server does not answer yet is looked at again.
 const NOT_ANSWERING_RECHECK: Duration = Duration::from_secs(2);
-/// How often a control plane whose tunnel has no agents yet is looked at again.
+/// How often a control plane whose tunnel has no agents yet is looked at again: soon when
+/// it has machines (their agents connect seconds after they join), rarely when it has none.
 const TUNNEL_RECHECK: Duration = Duration::from_secs(10);
+const TUNNEL_RECHECK_WITH_MACHINES: Duration = Duration::from_secs(2);
 /// How often an API server rollout waiting for agents to reach a new server looks again.
 const AGENT_RECHECK: Duration = Duration::from_secs(1);
 /// The controller's name in metrics.
@@ -114,7 +116,12 @@ async fn reconcile_one(hcp: &HostedControlPlane, context: &Context) -> Result<Ac
         NOT_ANSWERING_RECHECK
     } else if !tunnel_up {
         // Agents connect as nodes come up, with no event here: look again soon.
-        TUNNEL_RECHECK.min(context.tuning.resync_interval)
+        let recheck = if observed.machines.is_empty() {
+            TUNNEL_RECHECK
+        } else {
+            TUNNEL_RECHECK_WITH_MACHINES
+        };
+        recheck.min(context.tuning.resync_interval)
     } else {
         context.tuning.resync_interval
     }))
