@@ -139,10 +139,13 @@ async fn converge(
     let required = plan::required_pki(hcp, observed);
     observe::complete_pki(&context.client, hcp, &required, &mut observed.pki).await?;
     let mut rollout = rollout::Rollout::observe(hcp, observed);
+    // The API server step asks the tunnel before the plan; that answer serves the status too.
+    let mut servers = None;
     if rollout.control_plane.step == Some(rollout::Step::ApiServer) {
-        let servers = tunnel::observe(&context.client, &namespace, &observed.pods).await;
+        let asked = tunnel::observe(&context.client, &namespace, &observed.pods).await;
         rollout.control_plane.wait_for_agents =
-            tunnel::hold_for_agents(&hcp.spec.version, &servers, &observed.pods);
+            tunnel::hold_for_agents(&hcp.spec.version, &asked, &observed.pods);
+        servers = Some(asked);
     }
     let plan = plan::plan(
         hcp,
@@ -163,7 +166,10 @@ async fn converge(
     let address = observed.published_address();
     let reached = reach::reach(context, hcp, &plan, report.endpoint.as_deref(), address).await;
     if reached.answered.is_ok() {
-        report.tunnel = Some(tunnel::observe(&context.client, &namespace, &observed.pods).await);
+        report.tunnel = Some(match servers {
+            Some(servers) => servers,
+            None => tunnel::observe(&context.client, &namespace, &observed.pods).await,
+        });
     }
     report.hosted = Some(reached.answered);
     reached.addons.map_err(Error::Hosted)

@@ -17,6 +17,11 @@ const READY_BACKENDS: &str = "konnectivity_network_proxy_server_ready_backends";
 /// What one konnectivity server said: its Pod, and its agents (or why it did not say).
 pub type Server = (String, Result<u64, String>);
 
+/// The server said it has at least one agent.
+fn has_agents((_, agents): &Server) -> bool {
+    matches!(agents, Ok(n) if *n > 0)
+}
+
 /// Agents connected to `metrics`' server: the largest count over its strategies.
 pub fn ready_backends(metrics: &str) -> Option<u64> {
     metrics
@@ -52,9 +57,7 @@ fn is_ready(pod: &Pod) -> bool {
 /// API server serves requests it cannot send into the hosted cluster (the Service proxy,
 /// webhooks, logs) until the agents, which dial the Service every second, find it.
 pub fn hold_for_agents(version: &str, servers: &[Server], pods: &[Arc<Pod>]) -> bool {
-    let agents_exist = servers
-        .iter()
-        .any(|(_, agents)| matches!(agents, Ok(n) if *n > 0));
+    let agents_exist = servers.iter().any(has_agents);
     let new: Vec<&Arc<Pod>> = staying_api_servers(pods)
         .filter(|pod| {
             let annotations = pod.metadata.annotations.as_ref();
@@ -68,7 +71,7 @@ pub fn hold_for_agents(version: &str, servers: &[Server], pods: &[Arc<Pod>]) -> 
         let name = pod.metadata.name.as_deref().unwrap_or_default();
         servers
             .iter()
-            .any(|(server, agents)| server == name && matches!(agents, Ok(n) if *n > 0))
+            .any(|server| server.0 == name && has_agents(server))
     };
     agents_exist && (new.is_empty() || new.iter().any(|pod| !is_ready(pod) || !connected(pod)))
 }
@@ -98,10 +101,7 @@ pub async fn observe(client: &Client, namespace: &str, pods: &[Arc<Pod>]) -> Vec
 
 /// Whether there are servers and each has at least one agent.
 pub fn all_connected(servers: &[Server]) -> bool {
-    !servers.is_empty()
-        && servers
-            .iter()
-            .all(|(_, agents)| matches!(agents, Ok(n) if *n > 0))
+    !servers.is_empty() && servers.iter().all(has_agents)
 }
 
 /// The condition from what the servers said.
